@@ -1,0 +1,283 @@
+/**
+ * The pure-TypeScript backend: the reference every native kernel is tested against, and the
+ * fallback where the addon cannot load. Written for clarity first; loops are ordered so that
+ * the innermost one walks memory contiguously, which is most of what makes plain JS fast.
+ */
+import type { Backend, ConvGeometry } from './types.js';
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const GELU_C = 0.044715;
+
+/** bf16 bits -> float32, by placing them in the high half of a float32. */
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+export function bf16ToFloat(bits: number): number {
+  u32[0] = bits << 16;
+  return f32[0];
+}
+
+function matmul(
+  a: Float32Array, b: Float32Array, c: Float32Array,
+  batch: number, m: number, n: number, k: number,
+  transA: boolean, transB: boolean,
+  strideA: number, strideB: number, strideC: number,
+  accumulate: boolean,
+): void {
+  const row = new Float32Array(k);
+  for (let bi = 0; bi < batch; bi++) {
+    const ao = bi * strideA, bo = bi * strideB, co = bi * strideC;
+    if (!accumulate) c.fill(0, co, co + m * n);
+    for (let i = 0; i < m; i++) {
+      // Gather row i of op(A) once: contiguous when !transA, strided otherwise.
+      if (transA) for (let p = 0; p < k; p++) row[p] = a[ao + p * m + i];
+      else for (let p = 0; p < k; p++) row[p] = a[ao + i * k + p];
+      const ci = co + i * n;
+      if (transB) {
+        // B is N×K: each output is a dot product of two contiguous rows.
+        for (let j = 0; j < n; j++) {
+          const bj = bo + j * k;
+          let s = 0;
+          for (let p = 0; p < k; p++) s += row[p] * b[bj + p];
+          c[ci + j] += s;
+        }
+      } else {
+        // B is K×N: axpy each of its rows into the output row.
+        for (let p = 0; p < k; p++) {
+          const ap = row[p];
+          if (ap === 0) continue;
+          const bp = bo + p * n;
+          for (let j = 0; j < n; j++) c[ci + j] += ap * b[bp + j];
+        }
+      }
+    }
+  }
+}
+
+function linearBf16(x: Float32Array, w: Uint16Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void {
+  const wf = new Float32Array(k);
+  for (let j = 0; j < n; j++) {
+    for (let p = 0; p < k; p++) wf[p] = bf16ToFloat(w[j * k + p]);
+    for (let i = 0; i < m; i++) {
+      let s = bias ? bias[j] : 0;
+      for (let p = 0; p < k; p++) s += x[i * k + p] * wf[p];
+      y[i * n + j] = s;
+    }
+  }
+}
+
+function linearInt8(x: Float32Array, w: Int8Array, scales: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void {
+  for (let j = 0; j < n; j++) {
+    const wj = j * k;
+    for (let i = 0; i < m; i++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += x[i * k + p] * w[wj + p];
+      y[i * n + j] = s * scales[j] + (bias ? bias[j] : 0);
+    }
+  }
+}
+
+/** im2col for one image: cols[(c*kH+ky)*kW+kx][oy*wOut+ox] = x[c][oy*s-pad+ky][ox*s-pad+kx]. */
+function im2col(x: Float32Array, xo: number, cols: Float32Array, g: ConvGeometry): void {
+  const { cIn, hIn, wIn, hOut, wOut, kH, kW, strideH, strideW, padTop, padLeft } = g;
+  const hw = hOut * wOut;
+  for (let c = 0; c < cIn; c++) {
+    for (let ky = 0; ky < kH; ky++) {
+      for (let kx = 0; kx < kW; kx++) {
+        const r = ((c * kH + ky) * kW + kx) * hw;
+        for (let oy = 0; oy < hOut; oy++) {
+          const iy = oy * strideH - padTop + ky;
+          const ro = r + oy * wOut;
+          if (iy < 0 || iy >= hIn) { cols.fill(0, ro, ro + wOut); continue; }
+          const xrow = xo + (c * hIn + iy) * wIn;
+          for (let ox = 0; ox < wOut; ox++) {
+            const ix = ox * strideW - padLeft + kx;
+            cols[ro + ox] = ix >= 0 && ix < wIn ? x[xrow + ix] : 0;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The adjoint of im2col: scatter-add columns back into an image (which it sets). */
+function col2im(cols: Float32Array, x: Float32Array, xo: number, g: ConvGeometry): void {
+  const { cIn, hIn, wIn, hOut, wOut, kH, kW, strideH, strideW, padTop, padLeft } = g;
+  const hw = hOut * wOut;
+  x.fill(0, xo, xo + cIn * hIn * wIn);
+  for (let c = 0; c < cIn; c++) {
+    for (let ky = 0; ky < kH; ky++) {
+      for (let kx = 0; kx < kW; kx++) {
+        const r = ((c * kH + ky) * kW + kx) * hw;
+        for (let oy = 0; oy < hOut; oy++) {
+          const iy = oy * strideH - padTop + ky;
+          if (iy < 0 || iy >= hIn) continue;
+          const xrow = xo + (c * hIn + iy) * wIn;
+          const ro = r + oy * wOut;
+          for (let ox = 0; ox < wOut; ox++) {
+            const ix = ox * strideW - padLeft + kx;
+            if (ix >= 0 && ix < wIn) x[xrow + ix] += cols[ro + ox];
+          }
+        }
+      }
+    }
+  }
+}
+
+function colsFor(g: ConvGeometry): Float32Array {
+  return new Float32Array(g.cIn * g.kH * g.kW * g.hOut * g.wOut);
+}
+
+function conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, g: ConvGeometry): void {
+  const cols = colsFor(g);
+  const K = g.cIn * g.kH * g.kW, hw = g.hOut * g.wOut;
+  for (let b = 0; b < g.batch; b++) {
+    im2col(x, b * g.cIn * g.hIn * g.wIn, cols, g);
+    const yb = y.subarray(b * g.cOut * hw, (b + 1) * g.cOut * hw);
+    // (cOut × K) · (K × hw)
+    matmul(w, cols, yb, 1, g.cOut, hw, K, false, false, 0, 0, 0, false);
+    if (bias) for (let o = 0; o < g.cOut; o++) for (let p = 0; p < hw; p++) yb[o * hw + p] += bias[o];
+  }
+}
+
+function conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, g: ConvGeometry): void {
+  const cols = colsFor(g);
+  const K = g.cIn * g.kH * g.kW, hw = g.hOut * g.wOut;
+  for (let b = 0; b < g.batch; b++) {
+    // cols (K × hw) = Wᵀ (K × cOut) · dy (cOut × hw)
+    matmul(w, dy.subarray(b * g.cOut * hw), cols, 1, K, hw, g.cOut, true, false, 0, 0, 0, false);
+    col2im(cols, dx, b * g.cIn * g.hIn * g.wIn, g);
+  }
+}
+
+function conv2dBackwardWeight(x: Float32Array, dy: Float32Array, dw: Float32Array, g: ConvGeometry, accumulate: boolean): void {
+  const cols = colsFor(g);
+  const K = g.cIn * g.kH * g.kW, hw = g.hOut * g.wOut;
+  if (!accumulate) dw.fill(0, 0, g.cOut * K);
+  for (let b = 0; b < g.batch; b++) {
+    im2col(x, b * g.cIn * g.hIn * g.wIn, cols, g);
+    // dW (cOut × K) += dy (cOut × hw) · colsᵀ (hw × K)
+    matmul(dy.subarray(b * g.cOut * hw), cols, dw, 1, g.cOut, K, hw, false, true, 0, 0, 0, true);
+  }
+}
+
+function softmaxForward(x: Float32Array, y: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let max = -Infinity;
+    for (let j = 0; j < cols; j++) if (x[o + j] > max) max = x[o + j];
+    if (max === -Infinity) { y.fill(0, o, o + cols); continue; } // fully masked row
+    let sum = 0;
+    for (let j = 0; j < cols; j++) { const e = Math.exp(x[o + j] - max); y[o + j] = e; sum += e; }
+    const inv = 1 / sum;
+    for (let j = 0; j < cols; j++) y[o + j] *= inv;
+  }
+}
+
+function softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let dot = 0;
+    for (let j = 0; j < cols; j++) dot += dy[o + j] * y[o + j];
+    for (let j = 0; j < cols; j++) dx[o + j] = y[o + j] * (dy[o + j] - dot);
+  }
+}
+
+function layerNormForward(
+  x: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array,
+  mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let s = 0;
+    for (let j = 0; j < cols; j++) s += x[o + j];
+    const mu = s / cols;
+    let v = 0;
+    for (let j = 0; j < cols; j++) { const d = x[o + j] - mu; v += d * d; }
+    const rs = 1 / Math.sqrt(v / cols + eps);
+    mean[r] = mu; rstd[r] = rs;
+    for (let j = 0; j < cols; j++) {
+      const n = (x[o + j] - mu) * rs;
+      y[o + j] = n * (gamma ? gamma[j] : 1) + (beta ? beta[j] : 0);
+    }
+  }
+}
+
+function layerNormBackward(
+  dy: Float32Array, x: Float32Array, gamma: Float32Array | null, mean: Float32Array, rstd: Float32Array,
+  dx: Float32Array, dgamma: Float32Array | null, dbeta: Float32Array | null, rows: number, cols: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols, mu = mean[r], rs = rstd[r];
+    // dnorm = dy·gamma; dx = rs·(dnorm − mean(dnorm) − n·mean(dnorm·n))
+    let sumD = 0, sumDN = 0;
+    for (let j = 0; j < cols; j++) {
+      const n = (x[o + j] - mu) * rs;
+      const d = dy[o + j] * (gamma ? gamma[j] : 1);
+      sumD += d; sumDN += d * n;
+      if (dgamma) dgamma[j] += dy[o + j] * n;
+      if (dbeta) dbeta[j] += dy[o + j];
+    }
+    const mD = sumD / cols, mDN = sumDN / cols;
+    for (let j = 0; j < cols; j++) {
+      const n = (x[o + j] - mu) * rs;
+      const d = dy[o + j] * (gamma ? gamma[j] : 1);
+      dx[o + j] = rs * (d - mD - n * mDN);
+    }
+  }
+}
+
+function geluForward(x: Float32Array, y: Float32Array): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    y[i] = 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + GELU_C * v * v * v)));
+  }
+}
+
+function geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    const u = SQRT_2_OVER_PI * (v + GELU_C * v * v * v);
+    const t = Math.tanh(u);
+    const du = SQRT_2_OVER_PI * (1 + 3 * GELU_C * v * v);
+    dx[i] = dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du);
+  }
+}
+
+function adamStep(
+  p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
+  lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, decoupled: boolean,
+): void {
+  const bc1 = 1 - Math.pow(beta1, step);
+  const bc2 = 1 - Math.pow(beta2, step);
+  const stepSize = lr / bc1;
+  const bc2Sqrt = Math.sqrt(bc2);
+  for (let i = 0; i < p.length; i++) {
+    let gi = g[i];
+    if (weightDecay !== 0) {
+      if (decoupled) p[i] -= lr * weightDecay * p[i];
+      else gi += weightDecay * p[i];
+    }
+    m[i] = beta1 * m[i] + (1 - beta1) * gi;
+    v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+    // PyTorch: p -= lr/bc1 · m / (sqrt(v)/sqrt(bc2) + eps)
+    p[i] -= stepSize * m[i] / (Math.sqrt(v[i]) / bc2Sqrt + eps);
+  }
+}
+
+export const tsBackend: Backend = {
+  name: 'ts',
+  threads: 1,
+  matmul,
+  linearBf16,
+  linearInt8,
+  conv2dForward,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  softmaxForward,
+  softmaxBackward,
+  layerNormForward,
+  layerNormBackward,
+  geluForward,
+  geluBackward,
+  adamStep,
+};

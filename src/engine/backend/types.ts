@@ -1,0 +1,97 @@
+/**
+ * The kernel interface. Every hot loop of aigc goes through one of these functions, and there
+ * are two implementations: `ts.ts` (plain TypeScript, the reference) and `native.ts` (the C++
+ * addon in `native/`, AVX-512 / AVX2 / portable, multi-threaded). Tests run every kernel on
+ * both and compare.
+ *
+ * Conventions:
+ * - All arrays are dense, row-major, float32 unless the name says otherwise. Callers pass
+ *   `subarray` views for offsets; kernels never allocate their outputs.
+ * - Images are NCHW. Conv weights are [cOut, cIn, kH, kW] (PyTorch's Conv2d layout).
+ * - "Set" kernels overwrite their output; "accumulate" flags add into it instead.
+ */
+
+/** Geometry of a 2-D convolution from an input (N, cIn, hIn, wIn) to an output (N, cOut, hOut, wOut).
+ *  Padding is given as top/left only: the bottom/right padding is whatever makes hOut/wOut fit, so
+ *  asymmetric schemes such as Keras 'same' with stride 2 are expressible. A transposed convolution
+ *  is described by the geometry of the convolution it is the adjoint of (its output is `in` here). */
+export interface ConvGeometry {
+  batch: number;
+  cIn: number;
+  hIn: number;
+  wIn: number;
+  cOut: number;
+  hOut: number;
+  wOut: number;
+  kH: number;
+  kW: number;
+  strideH: number;
+  strideW: number;
+  padTop: number;
+  padLeft: number;
+}
+
+export interface Backend {
+  readonly name: 'ts' | 'native';
+  /** Threads the kernels use (1 for the TS backend). */
+  readonly threads: number;
+
+  /**
+   * Batched matrix product. For each b < batch:
+   *   C[b] (M×N)  =  op(A[b]) (M×K) · op(B[b]) (K×N)   (+ C[b] if accumulate)
+   * op(A) is A stored M×K, or with transA, Aᵀ of A stored K×M; likewise B is K×N or, with
+   * transB, N×K (nn.Linear's [out, in] weight layout). strideA/B/C are the element offsets
+   * between consecutive batch items; a stride of 0 broadcasts one matrix over the batch.
+   */
+  matmul(
+    a: Float32Array, b: Float32Array, c: Float32Array,
+    batch: number, m: number, n: number, k: number,
+    transA: boolean, transB: boolean,
+    strideA: number, strideB: number, strideC: number,
+    accumulate: boolean,
+  ): void;
+
+  /** y (M×N) = x (M×K) · Wᵀ + bias, W given as bf16 bits [N, K] (Uint16Array). bias may be null. */
+  linearBf16(x: Float32Array, w: Uint16Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
+
+  /** y (M×N) = x (M×K) · (Wq · scale)ᵀ + bias, W given as int8 [N, K] with one float scale per row. */
+  linearInt8(x: Float32Array, w: Int8Array, scales: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
+
+  /** y = conv2d(x, w) + bias (bias per output channel, may be null). Sets y. */
+  conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, g: ConvGeometry): void;
+  /** dx = ∂/∂x of conv2d given dy. Sets dx (this is also the forward pass of conv-transpose). */
+  conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, g: ConvGeometry): void;
+  /** dw (+)= ∂/∂w of conv2d given x and dy. With accumulate, adds into dw. */
+  conv2dBackwardWeight(x: Float32Array, dy: Float32Array, dw: Float32Array, g: ConvGeometry, accumulate: boolean): void;
+
+  /** Softmax over the last axis of a rows×cols matrix (in place allowed: y may be x). */
+  softmaxForward(x: Float32Array, y: Float32Array, rows: number, cols: number): void;
+  /** dx = y ⊙ (dy − Σ(dy ⊙ y)) per row. Sets dx. */
+  softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void;
+
+  /** Layer norm over the last axis; writes y and, for backward, mean and rstd (length rows). */
+  layerNormForward(
+    x: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array,
+    mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number,
+  ): void;
+  /** Sets dx; adds into dgamma and dbeta (when not null). */
+  layerNormBackward(
+    dy: Float32Array, x: Float32Array, gamma: Float32Array | null, mean: Float32Array, rstd: Float32Array,
+    dx: Float32Array, dgamma: Float32Array | null, dbeta: Float32Array | null, rows: number, cols: number,
+  ): void;
+
+  /** GELU, tanh approximation (GPT-2's "gelu_new"). */
+  geluForward(x: Float32Array, y: Float32Array): void;
+  /** Sets dx = dy · gelu'(x). */
+  geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+
+  /**
+   * One Adam/AdamW update of a parameter, in place on p, m, v. step is 1-based (bias
+   * correction as PyTorch). weightDecay is L2 added to the gradient when !decoupled (Adam) and
+   * decoupled decay p -= lr·wd·p when decoupled (AdamW).
+   */
+  adamStep(
+    p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, decoupled: boolean,
+  ): void;
+}
