@@ -1,0 +1,25 @@
+/**
+ * The benchmark suites behind `aigc bench NAME`. Each is an async generator of BenchRecords,
+ * loaded on demand so one suite's dependencies never slow down another.
+ */
+import type { Backend } from '../engine/backend/types.js';
+import type { BenchRecord } from './record.js';
+
+export interface BenchOptions {
+  backend: Backend;
+  /** Shorter runs (fewer repetitions) for smoke tests. */
+  quick?: boolean;
+}
+
+export type BenchSuite = (opts: BenchOptions) => AsyncGenerator<BenchRecord>;
+
+export const benchSuites: Record<string, { describe: string; load: () => Promise<BenchSuite> }> = {
+  kernels: {
+    describe: 'GEMV/GEMM at GPT-2 124M shapes and the seed DCGAN convolutions (forward+backward)',
+    load: async () => (await import('./kernels.js')).benchKernels,
+  },
+  tokenizer: {
+    describe: 'GPT-2 BPE encode throughput, aigc vs js-tiktoken on the same text',
+    load: async () => (await import('./tokenizer.js')).benchTokenizer as BenchSuite,
+  },
+};

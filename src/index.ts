@@ -1,0 +1,5 @@
+/** aigc's library API. */
+export * from './engine/index.js';
+export * as nn from './nn/index.js';
+export * from './errors.js';
+export { VERSION } from './version.js';
