@@ -257,6 +257,8 @@ interface Fetched {
   etag: string | undefined;
   /** `X-Linked-Size` of the chain, when given. */
   linkedSize: number | undefined;
+  /** True when `etag` came from `X-Linked-Etag` (an LFS file: the etag is the content's sha256). */
+  linked: boolean;
   /** True when the chain was stopped at a redirect because `haveBlob(etag)` said the content is cached. */
   reused: boolean;
 }
@@ -290,11 +292,11 @@ async function hubGet(
     if (res.status >= 300 && res.status < 400 && loc) {
       await res.body?.cancel().catch(() => undefined);
       const known = normalizeEtag(linkedEtag);
-      if (known && haveBlob?.(known)) return { res, etag: known, linkedSize, reused: true };
+      if (known && haveBlob?.(known)) return { res, etag: known, linkedSize, linked: true, reused: true };
       current = new URL(loc, current).toString();
       continue;
     }
-    return { res, etag: normalizeEtag(linkedEtag ?? etag), linkedSize, reused: false };
+    return { res, etag: normalizeEtag(linkedEtag ?? etag), linkedSize, linked: linkedEtag !== undefined, reused: false };
   }
   throw new HubError(`too many redirects fetching ${url}`, { code: 'internal' });
 }
@@ -349,18 +351,77 @@ async function downloadFile(ctx: Ctx, repoDir: string, commit: string, file: str
   await fsp.mkdir(blobsDir, { recursive: true });
   // The partial file is named after commit + file, which fixes its content, so a later run can resume it.
   const partial = path.join(blobsDir, createHash('sha256').update(`${commit}/${file}`).digest('hex') + '.incomplete');
-  const retries = opts.retries ?? 2;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const blob = await transfer(ctx, commit, file, partial, blobsDir, opts);
-      await linkIntoSnapshot(blob, linkPath);
-      return;
-    } catch (e) {
-      if (!(e instanceof Interrupted)) throw e;
-      if (attempt >= retries) {
-        throw new HubError(`download of '${file}' from '${ctx.repoId}' was interrupted (${e.message}); run again to resume`, { code: 'internal', cause: e });
+  const unlock = await acquireLock(`${partial}.lock`, partial, ctx.stallTimeoutMs);
+  try {
+    if (fs.existsSync(linkPath)) return; // another process finished it while we waited
+    const retries = opts.retries ?? 2;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const blob = await transfer(ctx, commit, file, partial, blobsDir, opts);
+        await linkIntoSnapshot(blob, linkPath);
+        return;
+      } catch (e) {
+        if (!(e instanceof Interrupted)) throw e;
+        if (attempt >= retries) {
+          throw new HubError(`download of '${file}' from '${ctx.repoId}' was interrupted (${e.message}); run again to resume`, { code: 'internal', cause: e });
+        }
       }
     }
+  } finally {
+    await unlock();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Takes the lock file `lockPath` (created atomically, holding our pid), so that two downloads of
+ * one file (other processes, or concurrent calls in this one) never write the same partial file.
+ * Waits while the holder is alive and its partial file keeps growing; takes over the lock of a
+ * process that died or made no progress for `stallMs`. Returns the release function.
+ */
+async function acquireLock(lockPath: string, partial: string, stallMs: number): Promise<() => Promise<void>> {
+  let lastSize = -2;
+  let lastChange = Date.now();
+  for (;;) {
+    const tmp = `${lockPath}.${process.pid}-${randomBytes(6).toString('hex')}`;
+    await fsp.writeFile(tmp, String(process.pid));
+    try {
+      await fsp.link(tmp, lockPath);
+      return () => fsp.rm(lockPath, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      await fsp.rm(tmp, { force: true });
+    }
+    let holder: number;
+    try {
+      holder = Number((await fsp.readFile(lockPath, 'utf8')).trim());
+    } catch {
+      continue; // released meanwhile
+    }
+    let alive = false;
+    if (Number.isSafeInteger(holder) && holder > 0) {
+      try {
+        process.kill(holder, 0);
+        alive = true;
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    }
+    let size = -1;
+    try {
+      size = (await fsp.stat(partial)).size;
+    } catch { /* not started */ }
+    if (size !== lastSize) {
+      lastSize = size;
+      lastChange = Date.now();
+    }
+    if (!alive || Date.now() - lastChange > stallMs) {
+      await fsp.rm(lockPath, { force: true });
+      continue;
+    }
+    await sleep(100);
   }
 }
 
@@ -452,6 +513,13 @@ async function transfer(ctx: Ctx, commit: string, file: string, partial: string,
       throw new Interrupted(`got ${downloaded} of ${total} bytes`);
     }
 
+    if (fetched.linked && fetched.etag && /^[0-9a-f]{64}$/.test(fetched.etag)) {
+      const actual = await sha256OfFile(partial);
+      if (actual !== fetched.etag) {
+        await fsp.rm(partial, { force: true });
+        throw new HubError(`download of '${file}' from '${ctx.repoId}' is corrupt: sha256 ${actual}, expected ${fetched.etag}; run again`, { code: 'internal' });
+      }
+    }
     if (file.endsWith('.safetensors')) {
       try {
         readSafetensorsHeader(partial);

@@ -29,6 +29,8 @@ interface FakeRepo {
   cutOnce?: Set<string>;
   /** Ignore Range headers (always answer 200 with the whole file). */
   ignoreRange?: boolean;
+  /** Announce a wrong X-Linked-Etag for LFS files. */
+  wrongEtag?: boolean;
 }
 
 interface Seen { method: string; url: string; range?: string; auth?: string }
@@ -110,7 +112,7 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
       const loc = `/cdn/${hash}?repo=${encodeURIComponent(m[1]!)}&file=${encodeURIComponent(m[3]!)}`;
       res.writeHead(302, {
         location: repo.absoluteRedirect ? `${endpoint}${loc}` : loc,
-        'x-linked-etag': `"${hash}"`,
+        'x-linked-etag': `"${repo.wrongEtag ? 'f'.repeat(64) : hash}"`,
         'x-linked-size': String(body.length),
       });
       res.end();
@@ -170,6 +172,7 @@ function standardRepos(): Record<string, FakeRepo> {
       },
       lfs: new Set(['model-00001-of-00002.safetensors']),
     },
+    'tester/badsum': { refs: { main: C1 }, commits: { [C1]: { 'config.json': config('b'), 'model.safetensors': weights } }, lfs: new Set(['model.safetensors']), wrongEtag: true },
     'tester/corrupt': { refs: { main: C1 }, commits: { [C1]: { 'config.json': config('c'), 'model.safetensors': Buffer.from('definitely not safetensors') } } },
   };
 }
@@ -332,6 +335,34 @@ describe('download and cache', () => {
     expect(e.message).toMatch(/not a valid safetensors file/);
     const blobs = path.join(cacheDir, 'models--tester--corrupt', 'blobs');
     expect(fs.readdirSync(blobs).filter((f) => f.includes('incomplete'))).toEqual([]);
+  });
+});
+
+describe('integrity and concurrency', () => {
+  it('rejects an LFS download whose sha256 differs from the announced etag', async () => {
+    const e = await rejection(resolveModel('tester/badsum'));
+    expect(e.message).toMatch(/is corrupt: sha256 [0-9a-f]{64}, expected f{64}/);
+    const repoDir = path.join(cacheDir, 'models--tester--badsum');
+    expect(fs.readdirSync(path.join(repoDir, 'blobs')).filter((f) => !f.endsWith('.lock'))).toHaveLength(1); // config.json only
+    expect(fs.existsSync(path.join(repoDir, 'snapshots', C1, 'model.safetensors'))).toBe(false);
+  });
+
+  it('concurrent resolutions of one model download each file once', async () => {
+    const [a, b] = await Promise.all([resolveModel('tester/tiny'), resolveModel('tester/tiny')]);
+    expect(a).toBe(b);
+    expect(seen.filter((s) => s.url.startsWith('/cdn/')).length).toBe(1);
+    expect(seen.filter((s) => s.url.endsWith('/config.json')).length).toBe(1);
+    expect(fs.readdirSync(path.join(cacheDir, 'models--tester--tiny', 'blobs')).filter((f) => /lock|incomplete/.test(f))).toEqual([]);
+  });
+
+  it('takes over the lock of a dead process', async () => {
+    const blobs = path.join(cacheDir, 'models--tester--tiny', 'blobs');
+    fs.mkdirSync(blobs, { recursive: true });
+    const partial = createHash('sha256').update(`${C1}/config.json`).digest('hex') + '.incomplete';
+    fs.writeFileSync(path.join(blobs, partial + '.lock'), '999999999');
+    const dir = await resolveModel('tester/tiny');
+    expect(fs.existsSync(path.join(dir, 'config.json'))).toBe(true);
+    expect(fs.readdirSync(blobs).filter((f) => /lock|incomplete/.test(f))).toEqual([]);
   });
 });
 
