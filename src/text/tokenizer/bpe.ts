@@ -702,6 +702,11 @@ export class ByteLevelBPETokenizer {
     return out.length === 1 ? out[0]! : Int32Array.from(out);
   }
 
+  /** Empty the pre-token cache (e.g. for cold-cache benchmarks). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
   /** GPT-2 pre-tokens of `text` (no special-token handling). */
   pretokenize(text: string): string[] {
     return pretokenize(text);
