@@ -448,62 +448,44 @@ async function transfer(ctx: Ctx, commit: string, file: string, partial: string,
       await fsp.rm(partial, { force: true });
       return path.join(blobsDir, fetched.etag!);
     }
-    if (res.status === 416) {
+    let downloaded: number;
+    let total: number | undefined;
+    const range416 = res.status === 416 ? /^bytes \*\/(\d+)$/.exec(res.headers.get('content-range') ?? '') : null;
+    if (res.status === 416 && range416 && Number(range416[1]) === have) {
+      // The partial file is already complete (an earlier run stopped just before renaming it).
+      await res.body?.cancel().catch(() => undefined);
+      downloaded = total = have;
+    } else if (res.status === 416) {
       // Our partial file does not fit the server's idea of the file: start over.
       await res.body?.cancel().catch(() => undefined);
       await fsp.rm(partial, { force: true });
       throw new Interrupted('server rejected the resume range; starting over');
-    }
-    if (res.status !== 200 && res.status !== 206) {
+    } else if (res.status !== 200 && res.status !== 206) {
       await res.body?.cancel().catch(() => undefined);
       throw statusError(ctx, res, `file '${file}'`);
-    }
-
-    // If this content is already in blobs/ (e.g. shared with another revision), reuse it.
-    if (fetched.etag && fs.existsSync(path.join(blobsDir, fetched.etag))) {
+    } else if (fetched.etag && fs.existsSync(path.join(blobsDir, fetched.etag))) {
+      // This content is already in blobs/ (e.g. shared with another revision): reuse it.
       await res.body?.cancel().catch(() => undefined);
       await fsp.rm(partial, { force: true });
       return path.join(blobsDir, fetched.etag);
-    }
-
-    let start = 0;
-    let total: number | undefined;
-    const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity';
-    const len = res.headers.get('content-length');
-    if (res.status === 206) {
-      const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
-      if (!m || Number(m[1]) !== have) {
-        await res.body?.cancel().catch(() => undefined);
-        await fsp.rm(partial, { force: true });
-        throw new Interrupted(`server resumed at the wrong offset (${res.headers.get('content-range')}); starting over`);
-      }
-      start = have;
-      if (m[3] !== '*') total = Number(m[3]);
     } else {
-      if (len !== null && !encoded) total = Number(len);
-    }
-    total ??= fetched.linkedSize;
-
-    const fh = await fsp.open(partial, start === 0 ? 'w' : 'a');
-    let downloaded = start;
-    try {
-      opts.onProgress?.({ file, downloaded, total });
-      if (res.body) {
-        try {
-          for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-            stall.poke();
-            let off = 0;
-            while (off < chunk.byteLength) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
-            downloaded += chunk.byteLength;
-            opts.onProgress?.({ file, downloaded, total });
-          }
-        } catch (e) {
-          throw new Interrupted(stall.controller.signal.aborted ? describe(stall.controller.signal.reason) : describe(e));
+      let start = 0;
+      const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity';
+      const len = res.headers.get('content-length');
+      if (res.status === 206) {
+        const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+        if (!m || Number(m[1]) !== have) {
+          await res.body?.cancel().catch(() => undefined);
+          await fsp.rm(partial, { force: true });
+          throw new Interrupted(`server resumed at the wrong offset (${res.headers.get('content-range')}); starting over`);
         }
+        start = have;
+        if (m[3] !== '*') total = Number(m[3]);
+      } else if (len !== null && !encoded) {
+        total = Number(len);
       }
-      await fh.sync();
-    } finally {
-      await fh.close();
+      total ??= fetched.linkedSize;
+      downloaded = await receive(res, partial, start, file, total, stall, opts);
     }
     if (total !== undefined && downloaded !== total) {
       if (downloaded > total) {
@@ -535,6 +517,57 @@ async function transfer(ctx: Ctx, commit: string, file: string, partial: string,
     return blob;
   } finally {
     stall.done();
+  }
+}
+
+/**
+ * Streams the response body into `partial` from byte `start` (truncating at 0, appending
+ * otherwise), fsyncs it, and returns the file's size. A failing connection is {@link Interrupted};
+ * a failing disk is a HubError.
+ */
+async function receive(
+  res: Response, partial: string, start: number, file: string, total: number | undefined, stall: Stall, opts: ResolveModelOptions,
+): Promise<number> {
+  const diskError = (e: unknown) => new HubError(`cannot write ${partial}: ${describe(e)}`, { code: 'internal', cause: e });
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(partial, start === 0 ? 'w' : 'a');
+  } catch (e) {
+    throw diskError(e);
+  }
+  let downloaded = start;
+  try {
+    opts.onProgress?.({ file, downloaded, total });
+    if (!res.body) return downloaded;
+    const it = (res.body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await it.next();
+      } catch (e) {
+        throw new Interrupted(stall.controller.signal.aborted ? describe(stall.controller.signal.reason) : describe(e));
+      }
+      if (next.done) break;
+      stall.poke();
+      const chunk = next.value;
+      try {
+        let off = 0;
+        while (off < chunk.byteLength) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
+      } catch (e) {
+        await it.return?.().catch(() => undefined);
+        throw diskError(e);
+      }
+      downloaded += chunk.byteLength;
+      opts.onProgress?.({ file, downloaded, total });
+    }
+    try {
+      await fh.sync();
+    } catch (e) {
+      throw diskError(e);
+    }
+    return downloaded;
+  } finally {
+    await fh.close().catch(() => undefined);
   }
 }
 

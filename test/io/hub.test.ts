@@ -454,6 +454,21 @@ describe('resumable downloads', () => {
     expect(fs.readFileSync(path.join(dir, 'model.safetensors')).equals(repos['tester/flaky']!.commits[C1]!['model.safetensors']!)).toBe(true);
   });
 
+  it('accepts a complete partial file (416 for its length) and restarts a bad one', async () => {
+    const blobs = path.join(cacheDir, 'models--tester--tiny', 'blobs');
+    fs.mkdirSync(blobs, { recursive: true });
+    const partialOf = (f: string) => path.join(blobs, createHash('sha256').update(`${C1}/${f}`).digest('hex') + '.incomplete');
+    const cfg = repos['tester/tiny']!.commits[C1]!['config.json']!;
+    fs.writeFileSync(partialOf('config.json'), cfg);
+    fs.writeFileSync(partialOf('vocab.json'), 'this is longer than the real vocab file');
+    const dir = await resolveModel('tester/tiny');
+    expect(fs.readFileSync(path.join(dir, 'config.json')).equals(cfg)).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'vocab.json'), 'utf8')).toBe('{"a":0}');
+    expect(seen.filter((s) => s.url.endsWith('/config.json')).map((s) => s.range)).toEqual([`bytes=${cfg.length}-`]);
+    expect(seen.filter((s) => s.url.endsWith('/vocab.json')).map((s) => s.range)).toEqual([expect.stringMatching(/^bytes=/), undefined]);
+    expect(fs.readdirSync(blobs).filter((f) => /lock|incomplete/.test(f))).toEqual([]);
+  });
+
   it('starts over when the server ignores Range', async () => {
     const dir = await resolveModel('tester/flaky-norange');
     expect(seen.some((s) => s.range)).toBe(true);
