@@ -59,7 +59,7 @@ export class HubError extends AigcError {
 /** Tensor shapes do not fit together. Defaults to `'internal'`: it is usually a bug, not bad input. */
 export class ShapeError extends AigcError {
   constructor(message: string, options?: { code?: AigcErrorCode; cause?: unknown }) {
-    super(message, { code: 'internal', ...options });
+    super(message, { ...options, code: options?.code ?? 'internal' });
     this.name = 'ShapeError';
   }
 }

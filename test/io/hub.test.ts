@@ -138,6 +138,10 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
 const C1 = sha('commit-1');
 const C2 = sha('commit-2');
 
+const bigWeights = Buffer.from(serializeSafetensors({
+  'h.0.w': { dtype: 'F32', shape: [1024, 1024], data: new Float32Array(1 << 20).map((_, i) => Math.sin(i)) },
+}));
+
 function standardRepos(): Record<string, FakeRepo> {
   const weights = tinyWeights();
   const files1 = {
@@ -158,7 +162,7 @@ function standardRepos(): Record<string, FakeRepo> {
     'tester/abs-redirect': { refs: { main: C1 }, commits: { [C1]: files1 }, lfs: new Set(['model.safetensors']), absoluteRedirect: true },
     'tester/gated': { refs: { main: C1 }, commits: { [C1]: { 'config.json': config('g'), 'model.safetensors': weights } }, token: 'hf_secret' },
     'tester/pt-only': { refs: { main: C1 }, commits: { [C1]: { 'config.json': config('pt'), 'pytorch_model.bin': Buffer.from('x') } } },
-    'tester/flaky': { refs: { main: C1 }, commits: { [C1]: { 'config.json': config('f'), 'model.safetensors': weights } }, lfs: new Set(['model.safetensors']), cutOnce: new Set(['model.safetensors']) },
+    'tester/flaky': { refs: { main: C1 }, commits: { [C1]: { 'config.json': config('f'), 'model.safetensors': bigWeights } }, lfs: new Set(['model.safetensors']), cutOnce: new Set(['model.safetensors']) },
     'tester/flaky-norange': { refs: { main: C1 }, commits: { [C1]: { 'config.json': config('f'), 'model.safetensors': weights } }, cutOnce: new Set(['model.safetensors']), ignoreRange: true },
     'tester/sharded': {
       refs: { main: C1 },
