@@ -1,0 +1,599 @@
+/**
+ * GPT-2 (the architecture of Hugging Face's GPT2LMHeadModel), nanoGPT-style, in one file:
+ *
+ * - `GPT2Config`, the model hyper-parameters (from a Hugging Face `config.json`, see checkpoint.ts);
+ * - `GPT2`, a Module whose parameters are Tensors named as in PyTorch without the
+ *   `transformer.` prefix (`wte.weight`, `h.0.attn.c_attn.weight`, ...). Linear weights are held
+ *   in nn.Linear's [out, in] layout (Hugging Face stores Conv1D [in, out]; the loader transposes).
+ *   The LM head is tied to `wte.weight`.
+ * - `forward(ids, B, T, targets?)`: the training forward on Tensor ops with autograd, returning
+ *   `{logits, loss}` like nanoGPT.
+ * - `forwardCached(cache, ids, T, ...)`: the inference forward over a preallocated KV cache that
+ *   calls the backend kernels directly into reused buffers (no per-token allocation), with
+ *   weights as fp32, bf16 or int8 (per-row absmax). It gives the same logits as `forward`.
+ */
+import * as F from '../engine/ops/index.js';
+import { backend } from '../engine/backend/index.js';
+import type { Backend } from '../engine/backend/types.js';
+import { Rng } from '../engine/rng.js';
+import { noGrad, Tensor } from '../engine/tensor.js';
+import { ConfigError } from '../errors.js';
+import { encodeF32ToBF16 } from '../io/safetensors.js';
+import { Module } from '../nn/module.js';
+import { loadGpt2Checkpoint, type LoadedCheckpoint } from './checkpoint.js';
+
+export interface GPT2Config {
+  /** Tokens in the vocabulary (rows of wte). GPT-2: 50257. */
+  vocabSize: number;
+  /** Context window: rows of wpe. GPT-2: 1024. */
+  nPositions: number;
+  /** Width of the residual stream. GPT-2 124M: 768. */
+  nEmbd: number;
+  nLayer: number;
+  nHead: number;
+  /** Hidden width of the MLP. Default 4·nEmbd. */
+  nInner: number;
+  layerNormEpsilon: number;
+  /** Divide attention scores of layer i by (i + 1) as well (a GPT-2 variant option; default false). */
+  scaleAttnByInverseLayerIdx: boolean;
+  bosTokenId: number | null;
+  eosTokenId: number | null;
+}
+
+/** GPT-2 124M. */
+export const GPT2_SMALL: GPT2Config = {
+  vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, nInner: 3072,
+  layerNormEpsilon: 1e-5, scaleAttnByInverseLayerIdx: false, bosTokenId: 50256, eosTokenId: 50256,
+};
+
+/** How the inference path holds the weights of the linear layers and the LM head. */
+export type WeightDtype = 'fp32' | 'bf16' | 'int8';
+export const WEIGHT_DTYPES: readonly WeightDtype[] = ['fp32', 'bf16', 'int8'];
+
+// -------------------------------------------------------------------------------------------
+// Modules (training / reference path)
+
+/**
+ * Makes the parameter `name` of `shape`: from loaded weights when there are some (no copy, no
+ * random init: loading GPT-2 124M must not first draw 124M random numbers), else initialised.
+ */
+type ParamMaker = (name: string, shape: number[], init: number | 'ones' | 'zeros') => Tensor;
+
+function paramMaker(rng: Rng, weights?: Map<string, Float32Array>): ParamMaker {
+  return (name, shape, init) => {
+    let data = weights?.get(name);
+    if (weights && data === undefined) throw new ConfigError(`GPT2: no weights given for ${name}`);
+    if (data === undefined) {
+      data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      if (init === 'ones') data.fill(1);
+      else if (init !== 'zeros') for (let i = 0; i < data.length; i++) data[i] = init * rng.normal();
+    }
+    return new Tensor(data, shape, true);
+  };
+}
+
+/** x · Wᵀ + b with W [out, in] (Hugging Face's Conv1D, transposed at load). */
+class GLinear extends Module {
+  weight: Tensor; // (out, in)
+  bias: Tensor; // (out)
+  constructor(make: ParamMaker, name: string, readonly inFeatures: number, readonly outFeatures: number, std: number) {
+    super();
+    this.weight = make(`${name}.weight`, [outFeatures, inFeatures], std);
+    this.bias = make(`${name}.bias`, [outFeatures], 'zeros');
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.linear(x, this.weight, this.bias);
+  }
+}
+
+class GLayerNorm extends Module {
+  weight: Tensor; // (C)
+  bias: Tensor; // (C)
+  constructor(make: ParamMaker, name: string, dim: number, readonly eps: number) {
+    super();
+    this.weight = make(`${name}.weight`, [dim], 'ones');
+    this.bias = make(`${name}.bias`, [dim], 'zeros');
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}
+
+class CausalSelfAttention extends Module {
+  c_attn: GLinear; // (3C, C): q, k, v projections stacked
+  c_proj: GLinear; // (C, C)
+  constructor(make: ParamMaker, p: string, readonly cfg: GPT2Config, readonly layerIdx: number) {
+    super();
+    this.c_attn = new GLinear(make, p + 'c_attn', cfg.nEmbd, 3 * cfg.nEmbd, 0.02);
+    this.c_proj = new GLinear(make, p + 'c_proj', cfg.nEmbd, cfg.nEmbd, 0.02 / Math.sqrt(2 * cfg.nLayer));
+  }
+
+  forward(x: Tensor, keyMask: ArrayLike<number> | null): Tensor {
+    const [B, T, C] = x.shape;
+    const H = this.cfg.nHead, D = C / H;
+    const qkv = this.c_attn.forward(x); // (B, T, 3C)
+    const [q, k, v] = F.split(qkv, C, 2).map((t) => F.permute(F.reshape(t, [B, T, H, D]), [0, 2, 1, 3])); // (B, H, T, D)
+    const scale = 1 / Math.sqrt(D) / (this.cfg.scaleAttnByInverseLayerIdx ? this.layerIdx + 1 : 1);
+    const y = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask, scale }); // (B, H, T, D)
+    return this.c_proj.forward(F.reshape(F.permute(y, [0, 2, 1, 3]), [B, T, C])); // (B, T, C)
+  }
+}
+
+class MLP extends Module {
+  c_fc: GLinear; // (nInner, C)
+  c_proj: GLinear; // (C, nInner)
+  constructor(make: ParamMaker, p: string, cfg: GPT2Config) {
+    super();
+    this.c_fc = new GLinear(make, p + 'c_fc', cfg.nEmbd, cfg.nInner, 0.02);
+    this.c_proj = new GLinear(make, p + 'c_proj', cfg.nInner, cfg.nEmbd, 0.02 / Math.sqrt(2 * cfg.nLayer));
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.c_proj.forward(F.gelu(this.c_fc.forward(x)));
+  }
+}
+
+class Block extends Module {
+  ln_1: GLayerNorm;
+  attn: CausalSelfAttention;
+  ln_2: GLayerNorm;
+  mlp: MLP;
+  constructor(make: ParamMaker, cfg: GPT2Config, i: number) {
+    super();
+    const p = `h.${i}.`;
+    this.ln_1 = new GLayerNorm(make, p + 'ln_1', cfg.nEmbd, cfg.layerNormEpsilon);
+    this.attn = new CausalSelfAttention(make, p + 'attn.', cfg, i);
+    this.ln_2 = new GLayerNorm(make, p + 'ln_2', cfg.nEmbd, cfg.layerNormEpsilon);
+    this.mlp = new MLP(make, p + 'mlp.', cfg);
+  }
+
+  forward(x: Tensor, keyMask: ArrayLike<number> | null): Tensor {
+    x = F.add(x, this.attn.forward(this.ln_1.forward(x), keyMask)); // (B, T, C)
+    return F.add(x, this.mlp.forward(this.ln_2.forward(x)));
+  }
+}
+
+/** A lookup table as a module (so its parameter is named `wte.weight`). */
+class GEmbedding extends Module {
+  weight: Tensor; // (num, C)
+  constructor(make: ParamMaker, name: string, num: number, dim: number, std: number) {
+    super();
+    this.weight = make(`${name}.weight`, [num, dim], std);
+  }
+
+  lookup(ids: ArrayLike<number>, shape: number[]): Tensor {
+    return F.embedding(this.weight, ids, shape);
+  }
+}
+
+export interface GPT2Options {
+  /** Seed of the random initialisation (GPT-2's: N(0, 0.02), residual projections scaled by 1/√(2·nLayer)). Default 0. */
+  seed?: number;
+  /** Weight format of the inference path. Default 'fp32'. */
+  dtype?: WeightDtype;
+}
+
+export interface FromPretrainedOptions {
+  /** Weight format of the inference path. Default 'fp32'. */
+  dtype?: WeightDtype;
+}
+
+export interface ForwardOptions {
+  /** Next-token targets (B·T), -1 to ignore a position. With them the result has a mean cross-entropy loss. */
+  targets?: ArrayLike<number>;
+  /** (B·T) 1 for real tokens, 0 for (left) padding: padding is hidden from attention and skipped by position ids. */
+  attentionMask?: ArrayLike<number>;
+}
+
+export interface CachedForwardOptions {
+  /** (B·T) 1 for real tokens, 0 for padding (left padding of prompts). Default all 1. */
+  attentionMask?: ArrayLike<number>;
+  /** Return logits for all T new positions (B, T, V) instead of only the last one (B, V). Default false. */
+  allLogits?: boolean;
+}
+
+// -------------------------------------------------------------------------------------------
+// Inference weights and buffers
+
+/** One linear layer as the inference path holds it: W [out, in] in one of three formats. */
+interface PackedLinear {
+  out: number;
+  in: number;
+  bias: Float32Array | null;
+  f32?: Float32Array;
+  bf16?: Uint16Array;
+  i8?: Int8Array;
+  scales?: Float32Array;
+}
+
+function packLinear(w: Float32Array, bias: Float32Array | null, out: number, inF: number, dtype: WeightDtype): PackedLinear {
+  if (dtype === 'fp32') return { out, in: inF, bias, f32: w };
+  if (dtype === 'bf16') return { out, in: inF, bias, bf16: encodeF32ToBF16(w) };
+  // int8: symmetric per output row, scale = max|w| / 127.
+  const i8 = new Int8Array(out * inF);
+  const scales = new Float32Array(out);
+  for (let r = 0; r < out; r++) {
+    const o = r * inF;
+    let m = 0;
+    for (let c = 0; c < inF; c++) m = Math.max(m, Math.abs(w[o + c]));
+    const s = m > 0 ? m / 127 : 1;
+    scales[r] = s;
+    const inv = 1 / s;
+    for (let c = 0; c < inF; c++) i8[o + c] = Math.round(w[o + c] * inv);
+  }
+  return { out, in: inF, bias, i8, scales };
+}
+
+/** y (m × out) = x (m × in) · Wᵀ + bias, on the backend kernels. */
+function runLinear(be: Backend, p: PackedLinear, x: Float32Array, y: Float32Array, m: number): void {
+  if (p.f32) {
+    if (p.bias) for (let i = 0; i < m; i++) y.set(p.bias, i * p.out);
+    be.matmul(x, p.f32, y, 1, m, p.out, p.in, false, true, 0, 0, 0, p.bias !== null);
+  } else if (p.bf16) {
+    be.linearBf16(x, p.bf16, p.bias, y, m, p.out, p.in);
+  } else {
+    be.linearInt8(x, p.i8!, p.scales!, p.bias, y, m, p.out, p.in);
+  }
+}
+
+interface PackedLayer {
+  ln1g: Float32Array; ln1b: Float32Array;
+  attn: PackedLinear; proj: PackedLinear;
+  ln2g: Float32Array; ln2b: Float32Array;
+  fc: PackedLinear; fc2: PackedLinear;
+}
+
+interface PackedModel {
+  dtype: WeightDtype;
+  layers: PackedLayer[];
+  lnfG: Float32Array; lnfB: Float32Array;
+  lmHead: PackedLinear;
+}
+
+/** Scratch buffers for a chunk of up to `rows` (= B·T) new tokens; grown on demand, reused otherwise. */
+class Workspace {
+  rows = 0;
+  x!: Float32Array; // (rows, C) residual stream
+  h!: Float32Array; // (rows, C) normalised
+  qkv!: Float32Array; // (rows, 3C)
+  att!: Float32Array; // (rows, C) attention output, heads merged
+  fc!: Float32Array; // (rows, nInner)
+  mean!: Float32Array;
+  rstd!: Float32Array;
+  q!: Float32Array; // (B, H, T, D)
+  y!: Float32Array; // (B, H, T, D)
+  scores = new Float32Array(0); // (B, H, T, Tk)
+  logits = new Float32Array(0); // (rows or B, V)
+  positions = new Int32Array(0);
+
+  ensure(rows: number, cfg: GPT2Config): void {
+    if (rows <= this.rows) return;
+    const C = cfg.nEmbd;
+    this.rows = rows;
+    this.x = new Float32Array(rows * C);
+    this.h = new Float32Array(rows * C);
+    this.qkv = new Float32Array(rows * 3 * C);
+    this.att = new Float32Array(rows * C);
+    this.fc = new Float32Array(rows * cfg.nInner);
+    this.mean = new Float32Array(rows);
+    this.rstd = new Float32Array(rows);
+    this.q = new Float32Array(rows * C);
+    this.y = new Float32Array(rows * C);
+    this.positions = new Int32Array(rows);
+  }
+
+  /** A buffer of at least n floats (grown, never shrunk). */
+  scoresFor(n: number): Float32Array {
+    if (this.scores.length < n) this.scores = new Float32Array(n);
+    return this.scores;
+  }
+
+  logitsFor(n: number): Float32Array {
+    if (this.logits.length < n) this.logits = new Float32Array(n);
+    return this.logits;
+  }
+}
+
+/**
+ * The keys and values of every layer for `batch` sequences of up to `capacity` positions,
+ * allocated once. All rows advance together (row b's token t sits at column t); a per-row key
+ * mask hides left padding, and per-row position counters skip it.
+ */
+export class KVCache {
+  /** Columns filled so far. */
+  length = 0;
+  /** Per layer (batch, nHead, capacity, headDim). */
+  readonly k: Float32Array[];
+  readonly v: Float32Array[];
+  /** (batch, capacity): 1 where the column holds a real token. */
+  readonly keyMask: Uint8Array;
+  /** Next position id of each row (counts only real tokens). */
+  readonly nextPosition: Int32Array;
+  /** True once any padding has been written: attention then needs the key mask. */
+  hasPadding = false;
+  readonly work = new Workspace();
+
+  constructor(readonly cfg: GPT2Config, readonly batch: number, readonly capacity: number) {
+    const n = batch * cfg.nEmbd * capacity; // nHead · headDim = nEmbd
+    this.k = Array.from({ length: cfg.nLayer }, () => new Float32Array(n));
+    this.v = Array.from({ length: cfg.nLayer }, () => new Float32Array(n));
+    this.keyMask = new Uint8Array(batch * capacity);
+    this.nextPosition = new Int32Array(batch);
+  }
+
+  /** Forget everything (the buffers are kept). */
+  reset(): void {
+    this.length = 0;
+    this.keyMask.fill(0);
+    this.nextPosition.fill(0);
+    this.hasPadding = false;
+  }
+
+  /**
+   * Reorders the rows: row i becomes a copy of old row `src[i]` (beam search). Only the first
+   * `length` columns are copied.
+   */
+  reorder(src: ArrayLike<number>): void {
+    if (src.length !== this.batch) throw new ConfigError(`KVCache.reorder: ${src.length} rows given, the cache has ${this.batch}`);
+    let identity = true;
+    for (let i = 0; i < src.length; i++) if (src[i] !== i) identity = false;
+    if (identity) return;
+    const rowSize = this.cfg.nEmbd * this.capacity;
+    const H = this.cfg.nHead, D = this.cfg.nEmbd / H;
+    const tmp = new Float32Array(rowSize * this.batch);
+    const copyLen = this.length * D;
+    for (const buf of [...this.k, ...this.v]) {
+      tmp.set(buf);
+      for (let i = 0; i < this.batch; i++) {
+        if (src[i] === i) continue;
+        for (let h = 0; h < H; h++) {
+          const from = src[i] * rowSize + h * this.capacity * D;
+          const to = i * rowSize + h * this.capacity * D;
+          buf.set(tmp.subarray(from, from + copyLen), to);
+        }
+      }
+    }
+    const mask = this.keyMask.slice();
+    const pos = this.nextPosition.slice();
+    for (let i = 0; i < this.batch; i++) {
+      this.keyMask.set(mask.subarray(src[i] * this.capacity, (src[i] + 1) * this.capacity), i * this.capacity);
+      this.nextPosition[i] = pos[src[i]];
+    }
+  }
+}
+
+// -------------------------------------------------------------------------------------------
+// The model
+
+export class GPT2 extends Module {
+  wte: GEmbedding; // (V, C), also the LM head
+  wpe: GEmbedding; // (nPositions, C)
+  h: Block[];
+  ln_f: GLayerNorm;
+  private packed: PackedModel | null = null;
+  private dtypeWanted: WeightDtype;
+
+  /**
+   * A GPT-2 with GPT-2's initialisation (N(0, 0.02), residual projections N(0, 0.02/√(2·nLayer)),
+   * zero biases, unit layer-norm gains) from `opts.seed`, or with the given `weights` (by the
+   * model's parameter names, [out, in] layout; the arrays are used, not copied).
+   */
+  constructor(readonly config: GPT2Config, opts: GPT2Options & { weights?: Map<string, Float32Array> } = {}) {
+    super();
+    validateConfig(config);
+    const make = paramMaker(new Rng(opts.seed ?? 0), opts.weights);
+    const c = config;
+    this.wte = new GEmbedding(make, 'wte', c.vocabSize, c.nEmbd, 0.02);
+    this.wpe = new GEmbedding(make, 'wpe', c.nPositions, c.nEmbd, 0.01);
+    this.h = Array.from({ length: c.nLayer }, (_, i) => new Block(make, c, i));
+    this.ln_f = new GLayerNorm(make, 'ln_f', c.nEmbd, c.layerNormEpsilon);
+    this.dtypeWanted = opts.dtype ?? 'fp32';
+    if (!WEIGHT_DTYPES.includes(this.dtypeWanted)) throw new ConfigError(`dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got "${this.dtypeWanted}"`);
+  }
+
+  /**
+   * Loads a Hugging Face GPT2LMHeadModel directory (config.json + model.safetensors or a
+   * sharded index; F32, F16 or BF16). Every tensor name and shape is checked against the config.
+   */
+  static fromPretrained(dir: string, opts: FromPretrainedOptions = {}): GPT2 {
+    return GPT2.fromCheckpoint(loadGpt2Checkpoint(dir), opts);
+  }
+
+  static fromCheckpoint(ckpt: LoadedCheckpoint, opts: FromPretrainedOptions = {}): GPT2 {
+    return new GPT2(ckpt.config, { dtype: opts.dtype, weights: ckpt.tensors });
+  }
+
+  get dtype(): WeightDtype {
+    return this.dtypeWanted;
+  }
+
+  /** Switches the inference weight format (re-packed on the next cached forward). */
+  setDtype(dtype: WeightDtype): void {
+    if (!WEIGHT_DTYPES.includes(dtype)) throw new ConfigError(`dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got "${dtype}"`);
+    if (dtype !== this.dtypeWanted) this.packed = null;
+    this.dtypeWanted = dtype;
+  }
+
+  /**
+   * Drops the packed inference weights, so the next cached forward re-reads the parameters.
+   * Call after changing parameters when dtype is bf16/int8 (fp32 packing shares the tensors).
+   */
+  invalidateInferenceWeights(): void {
+    this.packed = null;
+  }
+
+  // ---- training forward (autograd) ---------------------------------------------------------
+
+  /**
+   * ids (B·T) → logits (B, T, V), and with targets the mean cross-entropy loss (targets -1 are
+   * ignored). Left padding (attentionMask 0) is hidden from attention; position ids count only
+   * real tokens, as Hugging Face generate() does.
+   */
+  forward(ids: ArrayLike<number>, B: number, T: number, opts: ForwardOptions = {}): { logits: Tensor; loss: Tensor | null } {
+    const c = this.config;
+    if (ids.length !== B * T) throw new ConfigError(`GPT2.forward: ${ids.length} ids do not fit B=${B} × T=${T}`);
+    if (T > c.nPositions) throw new ConfigError(`GPT2.forward: sequence of ${T} tokens exceeds the context window of ${c.nPositions}`);
+    const mask = opts.attentionMask ?? null;
+    const pos = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) {
+      let p = 0;
+      for (let t = 0; t < T; t++) pos[b * T + t] = mask && mask[b * T + t] === 0 ? 1 : p++;
+    }
+    let x = F.add(this.wte.lookup(ids, [B, T]), this.wpe.lookup(pos, [B, T])); // (B, T, C)
+    for (const block of this.h) x = block.forward(x, mask);
+    x = this.ln_f.forward(x);
+    const logits = F.linear(x, this.wte.weight); // (B, T, V)
+    const loss = opts.targets ? F.crossEntropy(F.reshape(logits, [B * T, c.vocabSize]), opts.targets, { ignoreIndex: -1 }) : null;
+    return { logits, loss };
+  }
+
+  // ---- cached inference forward ------------------------------------------------------------
+
+  /** A KV cache for `batch` rows of up to `capacity` positions (default: the context window). */
+  newCache(batch: number, capacity = this.config.nPositions): KVCache {
+    if (!Number.isInteger(batch) || batch < 1) throw new ConfigError(`batch must be a positive integer, got ${batch}`);
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > this.config.nPositions) {
+      throw new ConfigError(`KV cache capacity must be between 1 and the context window ${this.config.nPositions}, got ${capacity}`);
+    }
+    return new KVCache(this.config, batch, capacity);
+  }
+
+  private packedWeights(): PackedModel {
+    if (this.packed && this.packed.dtype === this.dtypeWanted) return this.packed;
+    const c = this.config, dt = this.dtypeWanted;
+    const lin = (l: GLinear) => packLinear(l.weight.data, l.bias?.data ?? null, l.outFeatures, l.inFeatures, dt);
+    this.packed = {
+      dtype: dt,
+      layers: this.h.map((b) => ({
+        ln1g: b.ln_1.weight.data, ln1b: b.ln_1.bias.data,
+        attn: lin(b.attn.c_attn), proj: lin(b.attn.c_proj),
+        ln2g: b.ln_2.weight.data, ln2b: b.ln_2.bias.data,
+        fc: lin(b.mlp.c_fc), fc2: lin(b.mlp.c_proj),
+      })),
+      lnfG: this.ln_f.weight.data, lnfB: this.ln_f.bias.data,
+      lmHead: packLinear(this.wte.weight.data, null, c.vocabSize, c.nEmbd, dt),
+    };
+    return this.packed;
+  }
+
+  /**
+   * Appends T tokens to each of the cache's B rows (ids is (B·T), row-major) and returns the
+   * logits of the last new position (B, V) — or of all T (B, T, V) with `allLogits`. The result
+   * is a view of a buffer the cache reuses: it is valid until the next call with this cache.
+   */
+  forwardCached(cache: KVCache, ids: ArrayLike<number>, T: number, opts: CachedForwardOptions = {}): Float32Array {
+    return noGrad(() => this.runCached(cache, ids, T, opts));
+  }
+
+  private runCached(cache: KVCache, ids: ArrayLike<number>, T: number, opts: CachedForwardOptions): Float32Array {
+    const c = this.config, be = backend(), W = this.packedWeights();
+    const B = cache.batch, C = c.nEmbd, H = c.nHead, D = C / H, V = c.vocabSize, cap = cache.capacity;
+    const rows = B * T, L0 = cache.length, Tk = L0 + T;
+    if (ids.length !== rows) throw new ConfigError(`forwardCached: ${ids.length} ids do not fit ${B} rows × ${T} tokens`);
+    if (Tk > cap) throw new ConfigError(`forwardCached: ${Tk} positions exceed the KV cache capacity of ${cap} (context window ${c.nPositions})`);
+    const mask = opts.attentionMask ?? null;
+    if (mask && mask.length !== rows) throw new ConfigError(`forwardCached: attention mask has ${mask.length} entries, want ${rows}`);
+    const ws = cache.work;
+    ws.ensure(rows, c);
+    const { x, h, qkv, att, fc, mean, rstd, q, y } = ws;
+
+    // Embeddings; position ids count real tokens only (padding gets position 1, as HF does).
+    const wte = this.wte.weight.data, wpe = this.wpe.weight.data;
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        const r = b * T + t, id = ids[r];
+        if (!Number.isInteger(id) || id < 0 || id >= V) throw new ConfigError(`token id ${id} is outside the vocabulary of ${V}`);
+        const real = mask === null || mask[r] !== 0;
+        const p = real ? cache.nextPosition[b]++ : 1;
+        if (p >= c.nPositions) throw new ConfigError(`position ${p} exceeds the context window of ${c.nPositions}`);
+        cache.keyMask[b * cap + L0 + t] = real ? 1 : 0;
+        if (!real) cache.hasPadding = true;
+        const xo = r * C, eo = id * C, po = p * C;
+        for (let j = 0; j < C; j++) x[xo + j] = wte[eo + j] + wpe[po + j];
+      }
+    }
+
+    const scores = ws.scoresFor(B * H * T * Tk);
+    for (let l = 0; l < c.nLayer; l++) {
+      const Lw = W.layers[l];
+      const K = cache.k[l], Vc = cache.v[l];
+      const scale = 1 / Math.sqrt(D) / (c.scaleAttnByInverseLayerIdx ? l + 1 : 1);
+      be.layerNormForward(x, Lw.ln1g, Lw.ln1b, h, mean, rstd, rows, C, c.layerNormEpsilon);
+      runLinear(be, Lw.attn, h, qkv, rows); // (B, T, 3C)
+      // Scatter q (scaled) into (B, H, T, D); k and v into the cache at columns L0..L0+T.
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < T; t++) {
+          const src = (b * T + t) * 3 * C;
+          for (let hh = 0; hh < H; hh++) {
+            const qo = ((b * H + hh) * T + t) * D;
+            const ko = ((b * H + hh) * cap + L0 + t) * D;
+            const so = src + hh * D;
+            for (let d = 0; d < D; d++) {
+              q[qo + d] = qkv[so + d] * scale;
+              K[ko + d] = qkv[so + C + d];
+              Vc[ko + d] = qkv[so + 2 * C + d];
+            }
+          }
+        }
+      }
+      // scores (B·H, T, Tk) = q · Kᵀ over the filled columns of the cache.
+      be.matmul(q, K, scores, B * H, T, Tk, D, false, true, T * D, cap * D, T * Tk, false);
+      if (T > 1 || cache.hasPadding) {
+        for (let b = 0; b < B; b++) {
+          const km = b * cap;
+          for (let hh = 0; hh < H; hh++) {
+            for (let t = 0; t < T; t++) {
+              const row = ((b * H + hh) * T + t) * Tk, self = L0 + t;
+              for (let j = 0; j < Tk; j++) {
+                // A padding query still sees itself, so no row is empty (its output is never used).
+                if (j > self || (cache.keyMask[km + j] === 0 && j !== self)) scores[row + j] = -Infinity;
+              }
+            }
+          }
+        }
+      }
+      be.softmaxForward(scores, scores, B * H * T, Tk);
+      be.matmul(scores, Vc, y, B * H, T, D, Tk, false, false, T * Tk, cap * D, T * D, false); // (B, H, T, D)
+      for (let b = 0; b < B; b++) {
+        for (let hh = 0; hh < H; hh++) {
+          for (let t = 0; t < T; t++) {
+            const yo = ((b * H + hh) * T + t) * D, ao = (b * T + t) * C + hh * D;
+            for (let d = 0; d < D; d++) att[ao + d] = y[yo + d];
+          }
+        }
+      }
+      runLinear(be, Lw.proj, att, h, rows);
+      for (let i = 0; i < rows * C; i++) x[i] += h[i];
+      be.layerNormForward(x, Lw.ln2g, Lw.ln2b, h, mean, rstd, rows, C, c.layerNormEpsilon);
+      const fcv = fc.subarray(0, rows * c.nInner);
+      runLinear(be, Lw.fc, h, fcv, rows);
+      be.geluForward(fcv, fcv);
+      runLinear(be, Lw.fc2, fcv, h, rows);
+      for (let i = 0; i < rows * C; i++) x[i] += h[i];
+    }
+    cache.length = Tk;
+
+    // Final norm and LM head: only the last position of each row unless all are asked for.
+    const outRows = opts.allLogits ? rows : B;
+    if (!opts.allLogits && T > 1) {
+      // Gather each row's last position into rows 0..B-1 (in order: a source is never overwritten first).
+      for (let b = 0; b < B; b++) x.copyWithin(b * C, (b * T + T - 1) * C, (b * T + T) * C);
+    }
+    be.layerNormForward(x, W.lnfG, W.lnfB, h, mean, rstd, outRows, C, c.layerNormEpsilon);
+    const logits = ws.logitsFor(outRows * V).subarray(0, outRows * V);
+    runLinear(be, W.lmHead, h, logits, outRows);
+    return logits;
+  }
+}
+
+function validateConfig(c: GPT2Config): void {
+  const ints: (keyof GPT2Config)[] = ['vocabSize', 'nPositions', 'nEmbd', 'nLayer', 'nHead', 'nInner'];
+  for (const k of ints) {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ConfigError(`GPT-2 config: ${k} must be a positive integer, got ${String(v)}`);
+  }
+  if (c.nEmbd % c.nHead !== 0) throw new ConfigError(`GPT-2 config: n_embd ${c.nEmbd} is not divisible by n_head ${c.nHead}`);
+  if (!(c.layerNormEpsilon > 0)) throw new ConfigError(`GPT-2 config: layer_norm_epsilon must be positive, got ${c.layerNormEpsilon}`);
+}
