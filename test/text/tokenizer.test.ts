@@ -233,6 +233,22 @@ describe('special tokens', () => {
     expect(t2.encode(s, { allowedSpecial: 'all' })).toEqual([50258, ...oracle('hi'), 50257, 50256]);
     expect(t2.decode([50258, 50257, 50256], { skipSpecialTokens: true })).toBe('');
   });
+  test('special tokens with regex syntax characters in them; non-special added tokens are always matched', () => {
+    const dir = path.join(tmp, 'added2');
+    tok.save(dir);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+    const specials = ['<|im-start|>', '[PAD]', '(a.b*c+?)', '{x}|^$\\/'];
+    specials.forEach((content, k) => json.added_tokens.push({ id: 50257 + k, content, special: true }));
+    json.added_tokens.push({ id: 50261, content: 'hello world', special: false });
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
+    const t2 = ByteLevelBPETokenizer.fromTokenizerJson(path.join(dir, 'tokenizer.json'));
+    for (const [k, sp] of specials.entries()) {
+      expect(t2.encode(`x${sp}y`, { allowedSpecial: [sp] })).toEqual([...oracle('x'), 50257 + k, ...oracle('y')]);
+      expect(t2.encode(`x${sp}y`)).toEqual(oracle(`x${sp}y`));
+    }
+    expect(t2.encode('say hello world!')).toEqual([...oracle('say '), 50261, ...oracle('!')]);
+    expect(t2.decode(t2.encode('say hello world!'), { skipSpecialTokens: true })).toBe('say hello world!');
+  });
 });
 
 describe('decode', () => {

@@ -67,8 +67,9 @@ const UNICODE_TO_BYTE = new Map<string, number>(BYTE_TO_UNICODE.map((ch, b) => [
 const DEFAULT_CACHE_SIZE = 65536;
 const LONG_WORD = 48;
 
-function escapeRegex(s: string): string {
-  return s.replace(/[\\^$*+?.()|[\]{}\-/]/g, '\\$&');
+/** Escape `s` for a `u`-flag regex (where only syntax characters may be escaped). */
+export function escapeRegex(s: string): string {
+  return s.replace(/[\\^$*+?.()|[\]{}/]/g, '\\$&');
 }
 
 /** Token id arrays cached per pre-token; a single id is stored as a number. */
@@ -524,6 +525,9 @@ export class ByteLevelBPETokenizer {
       let ids = cache.get(piece);
       if (ids === undefined) {
         ids = this.bpePiece(piece);
+        // A long slice shares the memory of the whole text: store a copy as the key so that
+        // the cache never keeps big input strings alive.
+        const key = piece.length >= 13 ? Buffer.from(piece, 'utf16le').toString('utf16le') : piece;
         if (cache.size >= this.cacheSize) {
           // Bounded: drop the oldest quarter (Map iterates in insertion order).
           let drop = this.cacheSize >> 2;
@@ -532,7 +536,7 @@ export class ByteLevelBPETokenizer {
             if (--drop <= 0) break;
           }
         }
-        cache.set(piece, ids);
+        cache.set(key, ids);
       }
       if (typeof ids === 'number') out.push(ids);
       else for (let k = 0; k < ids.length; k++) out.push(ids[k]!);

@@ -9,7 +9,7 @@
  * - The special tokens (default `<|endoftext|>`) come last, after the merged tokens. Special
  *   token strings that occur in the training texts are cut out of them and not learned from.
  */
-import { ByteLevelBPETokenizer } from './bpe.js';
+import { ByteLevelBPETokenizer, escapeRegex } from './bpe.js';
 import { TokenizerError } from './errors.js';
 import { bytesToUnicode, gpt2ByteOrder, nextPieceEnd } from './pretokenize.js';
 
@@ -92,7 +92,7 @@ export function trainByteLevelBPE(texts: Iterable<string>, vocabSize: number, op
   // 1. Pre-token counts.
   const wordCounts = new Map<string, number>();
   const specialRe = specials.length > 0
-    ? new RegExp(specials.map((s) => s.replace(/[\\^$*+?.()|[\]{}\-/]/g, '\\$&')).join('|'), 'gu')
+    ? new RegExp(specials.map(escapeRegex).join('|'), 'gu')
     : null;
   const countRange = (text: string, start: number, end: number): void => {
     let i = start;
