@@ -63,7 +63,9 @@ export interface StreamDecoder {
 }
 
 const BYTE_TO_UNICODE = bytesToUnicode();
-const UNICODE_TO_BYTE = new Map<string, number>(BYTE_TO_UNICODE.map((ch, b) => [ch, b]));
+/** char code -> byte for the byte-level alphabet (all of it is below U+0144), -1 elsewhere. */
+const UNICODE_TO_BYTE = new Int16Array(0x200).fill(-1);
+BYTE_TO_UNICODE.forEach((ch, b) => { UNICODE_TO_BYTE[ch.charCodeAt(0)] = b; });
 const DEFAULT_CACHE_SIZE = 65536;
 const LONG_WORD = 48;
 
@@ -258,15 +260,15 @@ export class ByteLevelBPETokenizer {
         continue;
       }
       const bytes = new Uint8Array(tok.length);
-      let n = 0;
       let ok = true;
-      for (const ch of tok) {
-        const b = UNICODE_TO_BYTE.get(ch);
-        if (b === undefined) { ok = false; break; }
-        bytes[n++] = b;
+      for (let k = 0; k < tok.length; k++) {
+        const c = tok.charCodeAt(k);
+        const b = c < UNICODE_TO_BYTE.length ? UNICODE_TO_BYTE[c]! : -1;
+        if (b < 0) { ok = false; break; }
+        bytes[k] = b;
       }
       // A token outside the byte-level alphabet decodes as its own UTF-8 text.
-      this.idBytes[id] = ok ? bytes.slice(0, n) : this.encoder.encode(tok);
+      this.idBytes[id] = ok ? bytes : this.encoder.encode(tok);
     }
     // Byte tokens.
     this.byteIds = new Int32Array(256).fill(-1);
