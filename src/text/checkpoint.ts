@@ -24,8 +24,10 @@ export interface LoadedCheckpoint {
   tensors: Map<string, Float32Array>;
   /** Defaults from generation_config.json (empty when absent). */
   generation: GenerationDefaults;
-  /** The config's `_name_or_path` / `model_type` / directory name, to recognise DialoGPT etc. */
+  /** The config's `_name_or_path` and the directory's full path, to recognise DialoGPT etc. */
   name: string;
+  /** config.json as read. */
+  rawConfig: Record<string, unknown>;
 }
 
 /** The generation_config.json fields aigc understands, in their Hugging Face names. */
@@ -249,12 +251,9 @@ export function loadGpt2Checkpoint(dir: string): LoadedCheckpoint {
       if (head[i] !== wte[i]) throw new CheckpointError(`${dir}: lm_head.weight differs from wte.weight; aigc's GPT-2 ties the LM head to the token embedding`);
     }
   }
-  let name = path.basename(path.resolve(dir));
-  try {
-    const raw = readJson(path.join(dir, 'config.json')) as Record<string, unknown>;
-    if (typeof raw._name_or_path === 'string' && raw._name_or_path) name = `${raw._name_or_path} ${name}`;
-  } catch { /* already validated above */ }
-  return { source: dir, config, tensors, generation: readGenerationDefaults(dir), name };
+  const rawConfig = readJson(path.join(dir, 'config.json')) as Record<string, unknown>;
+  const name = `${typeof rawConfig._name_or_path === 'string' ? rawConfig._name_or_path : ''} ${path.resolve(dir)}`.trim();
+  return { source: dir, config, tensors, generation: readGenerationDefaults(dir), name, rawConfig };
 }
 
 /** [rows, cols] → [cols, rows]. */
