@@ -3,3 +3,4 @@ export * from './engine/index.js';
 export * as nn from './nn/index.js';
 export * from './errors.js';
 export { VERSION } from './version.js';
+export * from './text/pipeline.js';
