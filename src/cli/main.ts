@@ -8,6 +8,7 @@ import { AigcError, isBadInput } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerBench } from './commands/bench.js';
 import { registerServe } from './commands/serve.js';
+import { registerServe } from './commands/serve.js';
 import { registerChat } from './commands/chat.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerTokenize } from './commands/tokenize.js';
