@@ -4,3 +4,4 @@ export * as nn from './nn/index.js';
 export * from './errors.js';
 export { VERSION } from './version.js';
 export * from './text/pipeline.js';
+export * from './image/pipeline.js';

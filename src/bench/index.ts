@@ -18,6 +18,10 @@ export const benchSuites: Record<string, { describe: string; load: () => Promise
     describe: 'GEMV/GEMM at GPT-2 124M shapes and the seed DCGAN convolutions (forward+backward)',
     load: async () => (await import('./kernels.js')).benchKernels,
   },
+  gan: {
+    describe: 'ms per training step of the seed DCGAN (seed64) at batch 16 and 64, as ../shared/anchors/dcgan_train_bench.py',
+    load: async () => (await import('./gan.js')).benchGan,
+  },
   tokenizer: {
     describe: 'GPT-2 BPE encode throughput, aigc vs js-tiktoken on the same text',
     load: async () => (await import('./tokenizer.js')).benchTokenizer as BenchSuite,

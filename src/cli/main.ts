@@ -7,14 +7,14 @@ import { Command, CommanderError } from 'commander';
 import { AigcError, isBadInput } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerBench } from './commands/bench.js';
-import { registerServe } from './commands/serve.js';
+import { registerImage } from './commands/image.js';
 import { registerServe } from './commands/serve.js';
 import { registerChat } from './commands/chat.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerTokenize } from './commands/tokenize.js';
 
 /** Every command module: a function that adds its command(s) to the program. */
-const commands: ((program: Command) => void)[] = [registerBench, registerGenerate, registerChat, registerTokenize, registerServe];
+const commands: ((program: Command) => void)[] = [registerBench, registerGenerate, registerChat, registerTokenize, registerServe, registerImage];
 
 export function buildProgram(): Command {
   const program = new Command('aigc')
