@@ -2,37 +2,14 @@
  * The only place the server touches the text and image pipelines (src/text/pipeline.ts,
  * src/image/pipeline.ts, training). Runs inside worker threads.
  */
-import type { ChatMessage, GeneratedImage, ImageModelInfo, ImageRequest, InterpolateRequest, TextInput, TextModelInfo, TextParams, TextResult, TrainingProgress, TrainingSpec } from '../models.js';
+import { AbortedError } from '../models.js';
+import type { GeneratedImage, ImageModelInfo, ImageRequest, InterpolateRequest, TextInput, TextModelInfo, TextParams, TextResult, TrainingProgress, TrainingSpec } from '../models.js';
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../../errors.js';
 import { StopFilter } from '../prompt.js';
+import { textGeneration, type GenerationOptions, type TextGenerator } from '../../text/pipeline.js';
 
-// ---- the pipelines' shapes, as the server uses them ----------------------------------------
-
-interface GenOptions {
-  maxNewTokens?: number;
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  doSample?: boolean;
-  seed?: number;
-  stop?: string[];
-  signal?: AbortSignal;
-  truncate?: boolean;
-}
-
-interface GenResult {
-  text: string;
-  promptTokens: number;
-  completionTokens: number;
-  finishReason: 'stop' | 'length' | 'eos' | 'abort';
-}
-
-interface TextGenerator {
-  (prompt: string, opts?: GenOptions): Promise<GenResult>;
-  stream(prompt: string, opts?: GenOptions): AsyncIterable<string>;
-  chat(messages: ChatMessage[], opts?: GenOptions): Promise<GenResult>;
-  tokenizer: { encode(text: string): number[] };
-  [k: string]: unknown;
-}
+// ---- the image pipeline's shape, as the server uses it ----------------------------------------
 
 interface ImageGenerator {
   labels: string[] | null;
@@ -43,67 +20,57 @@ interface ImageGenerator {
 }
 
 // Loaded by path at run time: the server builds before the pipelines exist in every checkout.
-const textPipelineModule = '../../text/pipeline.js';
 const imagePipelineModule = '../../image/pipeline.js';
 
 export class TextEngine {
   private constructor(readonly gen: TextGenerator, readonly info: TextModelInfo) {}
 
   static async load(id: string, spec: string | undefined): Promise<TextEngine> {
-    const mod = (await import(textPipelineModule)) as { textGeneration(model?: string, opts?: object): Promise<TextGenerator> };
-    const gen = await mod.textGeneration(spec);
-    const cfg = (gen as { config?: { nPositions?: number } }).config;
-    const ctx = typeof gen.contextLength === 'number' ? gen.contextLength : (cfg?.nPositions ?? 1024);
-    return new TextEngine(gen, { id, kind: 'text', contextLength: ctx });
+    const gen = await textGeneration(spec);
+    return new TextEngine(gen, { id, kind: 'text', contextLength: gen.contextWindow });
   }
 
   /** Generates one completion; `onDelta` receives the text as it is produced (stop strings held back). */
   async generate(input: TextInput, params: TextParams, onDelta: ((t: string) => void) | null, signal: AbortSignal): Promise<TextResult> {
-    const opts: GenOptions = {
+    const opts: GenerationOptions = {
       maxNewTokens: params.maxTokens,
-      temperature: params.temperature > 0 ? params.temperature : 1,
+      // OpenAI semantics: temperature 0 is greedy; no top-k (the API has none).
       doSample: params.temperature > 0,
+      temperature: params.temperature > 0 ? params.temperature : 1,
       topP: params.topP,
-      topK: 0, // OpenAI semantics: no top-k unless asked (the API has no top-k)
+      topK: 0,
       seed: params.seed,
       stop: params.stop.length ? params.stop : undefined,
       signal,
       truncate: true,
     };
+    const finish = (r: { finishReason: string }, stopped = false): TextResult['finishReason'] => (stopped ? 'stop' : r.finishReason === 'length' ? 'length' : 'stop');
     if (!onDelta) {
       const r = 'messages' in input ? await this.gen.chat(input.messages, opts) : await this.gen(input.prompt, opts);
-      return { text: r.text, promptTokens: r.promptTokens, completionTokens: r.completionTokens, finishReason: r.finishReason === 'length' ? 'length' : 'stop' };
+      if (r.finishReason === 'abort' && signal.aborted) throw new AbortedError();
+      return { text: r.text, promptTokens: r.promptTokens, completionTokens: r.completionTokens, finishReason: finish(r) };
     }
-    // Streaming: gen.stream / gen.chat.stream yield decoded text pieces.
+    const stream = 'messages' in input ? this.gen.streamChat(input.messages, opts) : this.gen.stream(input.prompt, opts);
     const filter = new StopFilter(params.stop);
-    const inner = new AbortController();
-    const onOuter = () => inner.abort();
-    signal.addEventListener('abort', onOuter, { once: true });
     let text = '';
-    let pieces = 0;
     let stopped = false;
-    try {
-      const chatStream = (this.gen.chat as unknown as { stream?: (m: ChatMessage[], o: GenOptions) => AsyncIterable<string> }).stream;
-      const it = 'messages' in input
-        ? (chatStream ? chatStream.call(this.gen.chat, input.messages, { ...opts, signal: inner.signal }) : null)
-        : this.gen.stream(input.prompt, { ...opts, signal: inner.signal });
-      if (!it) throw new Error('this text pipeline cannot stream chats');
-      for await (const piece of it) {
-        pieces++;
-        const { emit, stopped: hit } = filter.push(piece);
-        if (emit) { text += emit; onDelta(emit); }
-        if (hit) { stopped = true; inner.abort(); break; }
-      }
-      const tail = filter.flush();
-      if (tail) { text += tail; onDelta(tail); }
-    } finally {
-      signal.removeEventListener('abort', onOuter);
+    for await (const piece of stream) {
+      const { emit, stopped: hit } = filter.push(piece);
+      if (emit) { text += emit; onDelta(emit); }
+      if (hit) { stopped = true; break; } // leaving the loop cancels generation
     }
-    const promptText = 'messages' in input ? input.messages.map((m) => m.content).join('\n') : input.prompt;
-    const promptTokens = this.gen.tokenizer.encode(promptText).length;
-    const completionTokens = Math.max(pieces, 0);
-    const finishReason = !stopped && completionTokens >= params.maxTokens ? 'length' : 'stop';
-    return { text, promptTokens, completionTokens, finishReason };
+    const tail = filter.flush();
+    if (tail) { text += tail; onDelta(tail); }
+    if (signal.aborted) throw new AbortedError();
+    const r = await stream.result.catch((e: unknown) => {
+      if (stopped) return null; // cancelled by our own stop: count below
+      throw e;
+    });
+    if (!r) {
+      const promptText = 'messages' in input ? input.messages.map((m) => m.content).join('\n') : input.prompt;
+      return { text, promptTokens: this.gen.encode(promptText).length, completionTokens: this.gen.encode(text).length, finishReason: 'stop' };
+    }
+    return { text, promptTokens: r.promptTokens, completionTokens: r.completionTokens, finishReason: finish(r, stopped) };
   }
 }
 
@@ -127,8 +94,51 @@ export class ImageEngine {
   }
 }
 
-/** Runs a training job with the pipelines' trainers; progress is mapped to {step, totalSteps, losses, sample}. */
+type TrainEvent =
+  | { type: 'start'; step: number; totalSteps: number }
+  | { type: 'step'; step: number; totalSteps: number; dLoss?: number; gLoss?: number; loss?: number; [k: string]: unknown }
+  | { type: 'sample'; step: number; path: string }
+  | { type: string; step?: number; [k: string]: unknown };
+
+interface TrainModule {
+  trainGan(opts: Record<string, unknown>, hooks: { onProgress?: (e: TrainEvent) => void; signal?: AbortSignal }): Promise<{ out: string; aborted: boolean; lastSample: string | null }>;
+}
+
+/**
+ * Runs a training job with the pipelines' trainers. Progress goes out at most every 250 ms (and
+ * at every sample grid), as {step, totalSteps, losses, sample}.
+ */
 export async function runTraining(spec: TrainingSpec, onProgress: (p: TrainingProgress) => void, signal: AbortSignal): Promise<{ modelDir: string }> {
-  void spec; void onProgress; void signal;
-  throw new Error('training is not wired yet');
+  const p = spec.params as { preset?: string; dataset?: string; conditional?: boolean; steps?: number; batch_size?: number; learning_rate?: number; seed?: number; sample_every?: number };
+  if (spec.kind !== 'image') throw new ConfigError('text training jobs are not available in this build of aigc yet');
+  const mod = (await import(imagePipelineModule)) as TrainModule;
+  const steps = p.steps ?? 500;
+  let total = steps;
+  let lastSent = 0;
+  let last: TrainingProgress | null = null;
+  const pending: Promise<void>[] = [];
+  const r = await mod.trainGan({
+    data: p.dataset ?? 'mnist', out: spec.outputDir, preset: p.preset, epochs: 1000, maxSteps: steps,
+    batchSize: p.batch_size, lr: p.learning_rate, seed: p.seed, conditional: p.conditional, sampleEvery: p.sample_every ?? Math.max(1, Math.ceil(steps / 10)),
+    metric: false,
+  }, {
+    signal,
+    onProgress: (e) => {
+      if (e.type === 'start' && typeof e.totalSteps === 'number') total = Math.min(steps, e.totalSteps);
+      if (e.type === 'step') {
+        const losses: Record<string, number> = {};
+        for (const k of ['dLoss', 'gLoss', 'dReal', 'dFake', 'classAcc', 'loss']) if (typeof e[k] === 'number') losses[k] = e[k] as number;
+        last = { step: e.step as number, totalSteps: total, losses };
+        if (Date.now() - lastSent >= 250 || e.step === total) { lastSent = Date.now(); onProgress(last); }
+      }
+      if (e.type === 'sample' && typeof e.path === 'string') {
+        const at = e.step as number;
+        const losses = (last as TrainingProgress | null)?.losses ?? {};
+        pending.push(readFile(e.path as string).then((png) => onProgress({ step: at, totalSteps: total, losses, sample: png })).catch(() => {}));
+      }
+    },
+  });
+  await Promise.all(pending);
+  if (r.aborted || signal.aborted) throw new AbortedError();
+  return { modelDir: r.out };
 }
