@@ -58,14 +58,11 @@ export function chwToHwcBytes(chw: ArrayLike<number>, channels: number, height: 
 export async function resizeChw(chw: Float32Array, channels: number, from: number, to: number, toChannels: number): Promise<Float32Array> {
   let img = sharp(chwToHwcBytes(chw, channels, from, from), { raw: { width: from, height: from, channels: channels as 1 | 3 } });
   if (to !== from) img = img.resize(to, to, { fit: 'fill' });
-  if (toChannels === 1 && channels !== 1) img = img.grayscale();
+  if (toChannels === 1) img = img.toColourspace('b-w');
   const raw = await img.raw().toBuffer({ resolveWithObject: true });
-  let data = hwcBytesToChw(raw.data, raw.info.channels, to * to);
-  if (raw.info.channels === 1 && toChannels === 3) {
-    const n = to * to, rgb = new Float32Array(3 * n);
-    for (let k = 0; k < 3; k++) rgb.set(data, k * n);
-    data = rgb;
-  }
+  const c = raw.info.channels, n = to * to, data = new Float32Array(toChannels * n);
+  // Gray -> RGB replicates the plane; RGB -> gray was converted above (the first channel holds it).
+  for (let k = 0; k < toChannels; k++) for (let i = 0; i < n; i++) data[k * n + i] = raw.data[i * c + Math.min(k, c - 1)] / 255;
   return data;
 }
 
