@@ -4,6 +4,7 @@
  * with stride 1/2, asymmetric padding, non-square), under each ISA level the CPU supports.
  * Tolerance: fp32 accumulation vs the reference's float64 sums, 1e-4 relative to max |ref|.
  */
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tsBackend } from '../../src/engine/backend/ts.js';
 import type { ConvGeometry } from '../../src/engine/backend/types.js';
@@ -325,6 +326,32 @@ describe.skipIf(!native)('native backend', () => {
     expect(() => nb.conv2dForward(new Float32Array(31), new Float32Array(54), null, new Float32Array(48), g)).toThrow(/conv2dForward: x is too short/);
     expect(() => nb.conv2dBackwardWeight(new Float32Array(32), new Float32Array(48), new Float32Array(53), g, false)).toThrow(/conv2dBackwardWeight: dw is too short/);
     expect(() => nb.setIsa('sse9' as NativeIsa)).toThrow();
+  });
+
+  it('is safe to call from several worker_threads at once', async () => {
+    const file = new URL('../../build/Release/aigc_native.node', import.meta.url).pathname;
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const a = require(${JSON.stringify(file)});
+      const m = 150, n = 200, k = 90;
+      const A = new Float32Array(m * k).fill(1), B = new Float32Array(k * n).fill(2), C = new Float32Array(m * n);
+      let ok = true;
+      for (let i = 0; i < 40; i++) {
+        a.matmul(A, B, C, 1, m, n, k, false, true, 0, 0, 0, false);
+        ok = ok && C[0] === 180 && C[m * n - 1] === 180;
+        a.softmaxForward(C, C, m, n);
+        ok = ok && Math.abs(C[0] - 1 / n) < 1e-7;
+      }
+      parentPort.postMessage(ok);`;
+    const runs = [0, 1, 2].map(() => new Promise<boolean>((resolve, reject) => {
+      const w = new Worker(code, { eval: true });
+      w.once('message', (v: boolean) => { resolve(v); void w.terminate(); });
+      w.once('error', reject);
+    }));
+    // the main thread keeps calling kernels meanwhile
+    const x = randn(300 * 300, 9), y = new Float32Array(x.length);
+    for (let i = 0; i < 20; i++) native!.matmul(x, x, y, 1, 300, 300, 300, false, false, 0, 0, 0, false);
+    expect(await Promise.all(runs)).toEqual([true, true, true]);
   });
 
   describe('default ISA', () => runSuite('default'));
