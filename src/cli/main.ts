@@ -12,9 +12,10 @@ import { registerServe } from './commands/serve.js';
 import { registerChat } from './commands/chat.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerTokenize } from './commands/tokenize.js';
+import { registerText } from './commands/text.js';
 
 /** Every command module: a function that adds its command(s) to the program. */
-const commands: ((program: Command) => void)[] = [registerBench, registerGenerate, registerChat, registerTokenize, registerServe, registerImage];
+const commands: ((program: Command) => void)[] = [registerBench, registerGenerate, registerChat, registerTokenize, registerServe, registerImage, registerText];
 
 export function buildProgram(): Command {
   const program = new Command('aigc')
