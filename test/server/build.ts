@@ -16,7 +16,7 @@ function newestMtime(dir: string): number {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) t = Math.max(t, newestMtime(p));
-    else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
+    else if (/\.(ts|css|html)$/.test(e.name)) t = Math.max(t, statSync(p).mtimeMs);
   }
   return t;
 }
@@ -30,4 +30,14 @@ export function ensureBuilt(): void {
     // Type errors still emit JavaScript; only a missing output is fatal.
   }
   if (!existsSync(marker)) throw new Error('npm run build did not produce dist/server/worker/inference-worker.js');
+}
+
+/** The studio (dist/web), rebuilt with vite when web/ changed. */
+export function ensureStudioBuilt(): void {
+  ensureBuilt();
+  const marker = path.join(ROOT, 'dist/web/index.html');
+  const newest = Math.max(newestMtime(path.join(ROOT, 'web/src')), statSync(path.join(ROOT, 'web/index.html')).mtimeMs, statSync(path.join(ROOT, 'web/vite.config.ts')).mtimeMs);
+  if (existsSync(marker) && statSync(marker).mtimeMs >= newest) return;
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', path.join(ROOT, 'web/vite.config.ts')], { cwd: ROOT, stdio: 'pipe' });
+  if (!existsSync(marker)) throw new Error('vite build did not produce dist/web/index.html');
 }
