@@ -18,6 +18,10 @@ export const benchSuites: Record<string, { describe: string; load: () => Promise
     describe: 'GEMV/GEMM at GPT-2 124M shapes and the seed DCGAN convolutions (forward+backward)',
     load: async () => (await import('./kernels.js')).benchKernels,
   },
+  generate: {
+    describe: 'GPT-2 124M (random weights) prefill and KV-cache decode, fp32/bf16/int8 weights, as the PyTorch anchor gpt2_infer_bench.py',
+    load: async () => (await import('./generate.js')).benchGenerate,
+  },
   gan: {
     describe: 'ms per training step of the seed DCGAN (seed64) at batch 16 and 64, as ../shared/anchors/dcgan_train_bench.py',
     load: async () => (await import('./gan.js')).benchGan,

@@ -57,12 +57,17 @@ export const WEIGHT_DTYPES: readonly WeightDtype[] = ['fp32', 'bf16', 'int8'];
  * Makes the parameter `name` of `shape`: from loaded weights when there are some (no copy, no
  * random init: loading GPT-2 124M must not first draw 124M random numbers), else initialised.
  */
-type ParamMaker = (name: string, shape: number[], init: number | 'ones' | 'zeros') => Tensor;
+interface ParamMaker {
+  (name: string, shape: number[], init: number | 'ones' | 'zeros'): Tensor;
+  /** Inference-only models pack each linear layer as soon as it exists and drop its float32 weight. */
+  packNow: WeightDtype | null;
+}
 
-function paramMaker(rng: Rng, weights?: Map<string, Float32Array>): ParamMaker {
-  return (name, shape, init) => {
+function paramMaker(rng: Rng, weights: Map<string, Float32Array> | undefined, packNow: WeightDtype | null): ParamMaker {
+  const make = (name: string, shape: number[], init: number | 'ones' | 'zeros'): Tensor => {
     let data = weights?.get(name);
     if (weights && data === undefined) throw new ConfigError(`GPT2: no weights given for ${name}`);
+    if (packNow) weights?.delete(name); // inference-only: the caller hands the arrays over; let packed ones be freed
     if (data === undefined) {
       data = new Float32Array(shape.reduce((a, b) => a * b, 1));
       if (init === 'ones') data.fill(1);
@@ -70,16 +75,23 @@ function paramMaker(rng: Rng, weights?: Map<string, Float32Array>): ParamMaker {
     }
     return new Tensor(data, shape, true);
   };
+  return Object.assign(make, { packNow });
 }
 
 /** x · Wᵀ + b with W [out, in] (Hugging Face's Conv1D, transposed at load). */
 class GLinear extends Module {
-  weight: Tensor; // (out, in)
+  weight: Tensor; // (out, in); (0, in) once packed by an inference-only bf16/int8 model
   bias: Tensor; // (out)
+  /** Set by inference-only models. */
+  packed: PackedLinear | null = null;
   constructor(make: ParamMaker, name: string, readonly inFeatures: number, readonly outFeatures: number, std: number) {
     super();
     this.weight = make(`${name}.weight`, [outFeatures, inFeatures], std);
     this.bias = make(`${name}.bias`, [outFeatures], 'zeros');
+    if (make.packNow) {
+      this.packed = packLinear(this.weight.data, this.bias.data, outFeatures, inFeatures, make.packNow);
+      if (make.packNow !== 'fp32') this.weight = new Tensor(new Float32Array(0), [0, inFeatures]);
+    }
   }
 
   forward(x: Tensor): Tensor {
@@ -169,6 +181,12 @@ class GEmbedding extends Module {
 }
 
 export interface GPT2Options {
+  /**
+   * Keep only what inference needs: with dtype bf16/int8 each linear layer (and the LM head /
+   * token embedding) is converted as it is created and its float32 copy dropped, so memory is
+   * about that of the converted weights. The training forward is then unavailable. Default false.
+   */
+  inferenceOnly?: boolean;
   /** Seed of the random initialisation (GPT-2's: N(0, 0.02), residual projections scaled by 1/√(2·nLayer)). Default 0. */
   seed?: number;
   /** Weight format of the inference path. Default 'fp32'. */
@@ -178,6 +196,8 @@ export interface GPT2Options {
 export interface FromPretrainedOptions {
   /** Weight format of the inference path. Default 'fp32'. */
   dtype?: WeightDtype;
+  /** See GPT2Options.inferenceOnly. Default false. */
+  inferenceOnly?: boolean;
 }
 
 export interface ForwardOptions {
@@ -256,6 +276,7 @@ interface PackedModel {
 class Workspace {
   rows = 0;
   x!: Float32Array; // (rows, C) residual stream
+  xBits!: Uint32Array; // x's bits, to expand bf16 embedding rows in place
   h!: Float32Array; // (rows, C) normalised
   qkv!: Float32Array; // (rows, 3C)
   att!: Float32Array; // (rows, C) attention output, heads merged
@@ -273,6 +294,7 @@ class Workspace {
     const C = cfg.nEmbd;
     this.rows = rows;
     this.x = new Float32Array(rows * C);
+    this.xBits = new Uint32Array(this.x.buffer);
     this.h = new Float32Array(rows * C);
     this.qkv = new Float32Array(rows * 3 * C);
     this.att = new Float32Array(rows * C);
@@ -374,6 +396,9 @@ export class GPT2 extends Module {
   ln_f: GLayerNorm;
   private packed: PackedModel | null = null;
   private dtypeWanted: WeightDtype;
+  /** Inference-only models: the LM head, packed at construction. */
+  private lmHeadPacked: PackedLinear | null = null;
+  readonly inferenceOnly: boolean;
 
   /**
    * A GPT-2 with GPT-2's initialisation (N(0, 0.02), residual projections N(0, 0.02/√(2·nLayer)),
@@ -383,14 +408,20 @@ export class GPT2 extends Module {
   constructor(readonly config: GPT2Config, opts: GPT2Options & { weights?: Map<string, Float32Array> } = {}) {
     super();
     validateConfig(config);
-    const make = paramMaker(new Rng(opts.seed ?? 0), opts.weights);
+    this.dtypeWanted = opts.dtype ?? 'fp32';
+    if (!WEIGHT_DTYPES.includes(this.dtypeWanted)) throw new ConfigError(`dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got "${this.dtypeWanted}"`);
+    this.inferenceOnly = opts.inferenceOnly ?? false;
+    const make = paramMaker(new Rng(opts.seed ?? 0), opts.weights, this.inferenceOnly ? this.dtypeWanted : null);
     const c = config;
     this.wte = new GEmbedding(make, 'wte', c.vocabSize, c.nEmbd, 0.02);
+    if (this.inferenceOnly) {
+      this.lmHeadPacked = packLinear(this.wte.weight.data, null, c.vocabSize, c.nEmbd, this.dtypeWanted);
+      // The embedding lookup then reads (and dequantizes) rows of the packed LM head.
+      if (this.dtypeWanted !== 'fp32') this.wte.weight = new Tensor(new Float32Array(0), [0, c.nEmbd]);
+    }
     this.wpe = new GEmbedding(make, 'wpe', c.nPositions, c.nEmbd, 0.01);
     this.h = Array.from({ length: c.nLayer }, (_, i) => new Block(make, c, i));
     this.ln_f = new GLayerNorm(make, 'ln_f', c.nEmbd, c.layerNormEpsilon);
-    this.dtypeWanted = opts.dtype ?? 'fp32';
-    if (!WEIGHT_DTYPES.includes(this.dtypeWanted)) throw new ConfigError(`dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got "${this.dtypeWanted}"`);
   }
 
   /**
@@ -402,7 +433,7 @@ export class GPT2 extends Module {
   }
 
   static fromCheckpoint(ckpt: LoadedCheckpoint, opts: FromPretrainedOptions = {}): GPT2 {
-    return new GPT2(ckpt.config, { dtype: opts.dtype, weights: ckpt.tensors });
+    return new GPT2(ckpt.config, { dtype: opts.dtype, inferenceOnly: opts.inferenceOnly, weights: ckpt.tensors });
   }
 
   get dtype(): WeightDtype {
@@ -412,6 +443,9 @@ export class GPT2 extends Module {
   /** Switches the inference weight format (re-packed on the next cached forward). */
   setDtype(dtype: WeightDtype): void {
     if (!WEIGHT_DTYPES.includes(dtype)) throw new ConfigError(`dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got "${dtype}"`);
+    if (this.inferenceOnly && dtype !== this.dtypeWanted) {
+      throw new ConfigError(`this model was loaded inference-only as ${this.dtypeWanted}; its float32 weights are gone, so it cannot switch to ${dtype}`);
+    }
     if (dtype !== this.dtypeWanted) this.packed = null;
     this.dtypeWanted = dtype;
   }
@@ -433,6 +467,7 @@ export class GPT2 extends Module {
    */
   forward(ids: ArrayLike<number>, B: number, T: number, opts: ForwardOptions = {}): { logits: Tensor; loss: Tensor | null } {
     const c = this.config;
+    if (this.inferenceOnly) throw new ConfigError('GPT2.forward: this model was loaded inference-only (no float32 weights); load it without inferenceOnly to train');
     if (ids.length !== B * T) throw new ConfigError(`GPT2.forward: ${ids.length} ids do not fit B=${B} × T=${T}`);
     if (T > c.nPositions) throw new ConfigError(`GPT2.forward: sequence of ${T} tokens exceeds the context window of ${c.nPositions}`);
     const mask = opts.attentionMask ?? null;
@@ -463,7 +498,7 @@ export class GPT2 extends Module {
   private packedWeights(): PackedModel {
     if (this.packed && this.packed.dtype === this.dtypeWanted) return this.packed;
     const c = this.config, dt = this.dtypeWanted;
-    const lin = (l: GLinear) => packLinear(l.weight.data, l.bias?.data ?? null, l.outFeatures, l.inFeatures, dt);
+    const lin = (l: GLinear) => l.packed ?? packLinear(l.weight.data, l.bias.data, l.outFeatures, l.inFeatures, dt);
     this.packed = {
       dtype: dt,
       layers: this.h.map((b) => ({
@@ -473,7 +508,7 @@ export class GPT2 extends Module {
         fc: lin(b.mlp.c_fc), fc2: lin(b.mlp.c_proj),
       })),
       lnfG: this.ln_f.weight.data, lnfB: this.ln_f.bias.data,
-      lmHead: packLinear(this.wte.weight.data, null, c.vocabSize, c.nEmbd, dt),
+      lmHead: this.lmHeadPacked ?? packLinear(this.wte.weight.data, null, c.vocabSize, c.nEmbd, dt),
     };
     return this.packed;
   }
@@ -511,7 +546,8 @@ export class GPT2 extends Module {
         cache.keyMask[b * cap + L0 + t] = real ? 1 : 0;
         if (!real) cache.hasPadding = true;
         const xo = r * C, eo = id * C, po = p * C;
-        for (let j = 0; j < C; j++) x[xo + j] = wte[eo + j] + wpe[po + j];
+        if (wte.length) for (let j = 0; j < C; j++) x[xo + j] = wte[eo + j] + wpe[po + j];
+        else embedFromPacked(W.lmHead, id, x, ws.xBits, xo, wpe, po);
       }
     }
 
@@ -585,6 +621,18 @@ export class GPT2 extends Module {
     const logits = ws.logitsFor(outRows * V).subarray(0, outRows * V);
     runLinear(be, W.lmHead, h, logits, outRows);
     return logits;
+  }
+}
+
+/** x[xo..] = row `id` of a packed bf16/int8 table, dequantized, + wpe[po..]. */
+function embedFromPacked(p: PackedLinear, id: number, x: Float32Array, xBits: Uint32Array, xo: number, wpe: Float32Array, po: number): void {
+  const C = p.in, o = id * C;
+  if (p.bf16) {
+    for (let j = 0; j < C; j++) xBits[xo + j] = p.bf16[o + j] << 16;
+    for (let j = 0; j < C; j++) x[xo + j] += wpe[po + j];
+  } else {
+    const s = p.scales![id];
+    for (let j = 0; j < C; j++) x[xo + j] = p.i8![o + j] * s + wpe[po + j];
   }
 }
 

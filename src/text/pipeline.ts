@@ -31,7 +31,7 @@ export type { FinishReason } from './generation/generate.js';
 export const DEFAULT_MODEL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models/text-default');
 
 export interface TextGenerationLoadOptions {
-  /** Weight format for inference: 'fp32' (exact), 'bf16' (half the memory, ~2x faster decode) or 'int8' (a quarter). Default 'fp32'. */
+  /** Weight format for inference: 'fp32' (exact), 'bf16' (half the memory, faster decode) or 'int8' (a quarter). bf16/int8 models are inference-only. Default 'fp32'. */
   dtype?: WeightDtype;
   /** Hub revision (branch, tag or commit). Default 'main'. */
   revision?: string;
@@ -114,7 +114,8 @@ export async function textGeneration(model?: string, opts: TextGenerationLoadOpt
     dir = await resolveModel(model, { revision: opts.revision, cacheDir: opts.cacheDir, offline: opts.offline, onProgress: opts.onProgress });
   }
   const ckpt = loadGpt2Checkpoint(dir);
-  const gpt2 = GPT2.fromCheckpoint(ckpt, { dtype: opts.dtype });
+  // bf16/int8 generators convert as they load and keep no float32 copy (gen.model cannot train then).
+  const gpt2 = GPT2.fromCheckpoint(ckpt, { dtype: opts.dtype, inferenceOnly: (opts.dtype ?? 'fp32') !== 'fp32' });
   const tokenizer = ByteLevelBPETokenizer.fromDirectory(dir);
   if (tokenizer.vocabSize > gpt2.config.vocabSize) {
     throw new ConfigError(`${dir}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${gpt2.config.vocabSize}`);

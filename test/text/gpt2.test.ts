@@ -135,6 +135,18 @@ describe('GPT-2 forward parity with PyTorch', () => {
     expect(agree).toBeGreaterThanOrEqual(2 * T - 1);
   });
 
+  test.each(['bf16', 'int8'] as const)('inference-only %s: converted layer by layer, float32 weights dropped', (dtype) => {
+    const m = GPT2.fromPretrained(FIXTURE, { dtype, inferenceOnly: true });
+    const want = ref.getFloat32('logits');
+    const scale = want.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+    const got = m.forwardCached(m.newCache(2, 16), batch, T, { allLogits: true });
+    expect(maxAbsDiff(got, want)).toBeLessThan((dtype === 'bf16' ? 0.02 : 0.03) * scale); // the embedding is rounded too
+    expect(m.h[0].attn.c_attn.weight.size).toBe(0);
+    expect(m.wte.weight.size).toBe(0);
+    expect(() => m.forward(batch, 2, T)).toThrow(/inference-only/);
+    expect(() => m.setDtype('fp32')).toThrow(/inference-only/);
+  });
+
   test('KV cache reorder copies rows (beam search)', () => {
     const cache = model.newCache(2, 16);
     model.forwardCached(cache, batch, T);

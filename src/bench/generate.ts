@@ -1,0 +1,103 @@
+/**
+ * `aigc bench generate`: GPT-2 124M (random weights, no download) through the KV-cache
+ * inference path, measured as /work/shared/anchors/gpt2_infer_bench.py measures PyTorch:
+ * - prefill 16 / prefill 512: one prompt of that length into a fresh cache (best of reps);
+ * - decode b1 fp32 / bf16 / int8, decode b8 fp32: a 16-token prompt, then 128 greedy steps
+ *   (argmax of the last logits fed back), best of 2 runs after a warm-up; tokens_per_s is per
+ *   sequence for b1 and aggregate (batch × steps/s) for b8.
+ * Each case runs in its own process (as each anchor run does), so peak_rss_mib is that case's
+ * peak: bf16/int8 models are built inference-only, converting layer by layer.
+ */
+import { spawnSync } from 'node:child_process';
+import { Rng } from '../engine/rng.js';
+import { GPT2, GPT2_SMALL, type WeightDtype } from '../text/gpt2.js';
+import type { BenchOptions } from './index.js';
+import { peakRssMiB, type BenchRecord } from './record.js';
+
+const CASES = ['prefill 16', 'prefill 512', 'decode b1 fp32', 'decode b1 bf16', 'decode b1 int8', 'decode b8 fp32'] as const;
+type CaseName = (typeof CASES)[number];
+/** Set in a child process: run just this case. */
+const CASE_ENV = 'AIGC_BENCH_GENERATE_CASE';
+
+function argmaxRows(logits: Float32Array, rows: number, V: number, out: Int32Array): void {
+  for (let r = 0; r < rows; r++) {
+    let best = 0, m = -Infinity;
+    const o = r * V;
+    for (let j = 0; j < V; j++) if (logits[o + j] > m) { m = logits[o + j]; best = j; }
+    out[r] = best;
+  }
+}
+
+function randomIds(rng: Rng, n: number, V: number): Int32Array {
+  return Int32Array.from({ length: n }, () => rng.int(V));
+}
+
+function runCase(name: CaseName, opts: BenchOptions): BenchRecord {
+  const be = opts.backend;
+  const cfg = GPT2_SMALL, V = cfg.vocabSize;
+  const rng = new Rng(1);
+  const rec = (ms: number, tokensPerS: number): BenchRecord => ({
+    bench: 'generate', case: name, ms: Math.round(ms * 1000) / 1000, threads: be.threads, backend: be.name,
+    tokens_per_s: Math.round(tokensPerS * 10) / 10, peak_rss_mib: peakRssMiB(),
+  });
+  if (name.startsWith('prefill')) {
+    const T = Number(name.split(' ')[1]);
+    const model = new GPT2(cfg, { seed: 0, inferenceOnly: true });
+    const reps = opts.quick ? 2 : T <= 16 ? 20 : 5;
+    const cache = model.newCache(1, T);
+    model.forwardCached(cache, randomIds(rng, T, V), T); // warm-up
+    let best = Infinity;
+    for (let i = 0; i < reps; i++) {
+      cache.reset();
+      const ids = randomIds(rng, T, V);
+      const t = performance.now();
+      model.forwardCached(cache, ids, T);
+      best = Math.min(best, performance.now() - t);
+    }
+    return rec(best, (T / best) * 1000);
+  }
+  const [, b, dtype] = name.split(' ');
+  const B = Number(b.slice(1));
+  const model = new GPT2(cfg, { seed: 0, dtype: dtype as WeightDtype, inferenceOnly: true });
+  const TP = 16, NEW = opts.quick ? 16 : 128;
+  const cache = model.newCache(B, TP + NEW);
+  const next = new Int32Array(B);
+  let best = Infinity;
+  for (let run = 0; run < (opts.quick ? 2 : 3); run++) { // run 0 is the warm-up
+    cache.reset();
+    let logits = model.forwardCached(cache, randomIds(rng, B * TP, V), TP);
+    argmaxRows(logits, B, V, next);
+    const t = performance.now();
+    for (let i = 0; i < NEW - 1; i++) {
+      logits = model.forwardCached(cache, next, 1);
+      argmaxRows(logits, B, V, next);
+    }
+    if (run > 0) best = Math.min(best, (performance.now() - t) / (NEW - 1));
+  }
+  return rec(best, (B / best) * 1000);
+}
+
+/** Runs one case in a child process with the same command line; undefined when that is not possible. */
+function runCaseInChild(name: CaseName, opts: BenchOptions): BenchRecord | undefined {
+  const argv = process.argv.slice(1);
+  const at = argv.indexOf('bench');
+  if (at < 0 || argv[at + 1] !== 'generate') return undefined; // not started as `aigc bench generate` (e.g. a test)
+  const args = [...process.execArgv, ...argv];
+  if (!args.includes('--json')) args.push('--json');
+  const r = spawnSync(process.execPath, args, {
+    encoding: 'utf8', env: { ...process.env, [CASE_ENV]: name, AIGC_BACKEND: opts.backend.name }, maxBuffer: 1 << 24,
+  });
+  const line = r.stdout?.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (r.status !== 0 || !line) throw new Error(`bench generate: case "${name}" failed in its process (status ${r.status}): ${r.stderr}`);
+  return JSON.parse(line) as BenchRecord;
+}
+
+export async function* benchGenerate(opts: BenchOptions): AsyncGenerator<BenchRecord> {
+  const only = process.env[CASE_ENV];
+  if (only) {
+    if (!(CASES as readonly string[]).includes(only)) throw new Error(`${CASE_ENV}: unknown case "${only}"`);
+    yield runCase(only as CaseName, opts);
+    return;
+  }
+  for (const c of CASES) yield runCaseInChild(c, opts) ?? runCase(c, opts);
+}
