@@ -154,13 +154,14 @@ function runSuite(isa: NativeIsa | 'default'): void {
   });
 
   it('matmul: strideC 0 (all items into one C) and k = 0', () => {
-    for (const accumulate of [false, true]) {
-      const [batch, m, n, k] = [3, 20, 40, 16];
+    for (const [accumulate, [batch, m, n, k], transB] of [false, true].flatMap((acc) =>
+      ([[3, 20, 40, 16], [3, 1, 300, 64], [4, 4, 300, 64], [3, 1, 1000, 600]] as const).flatMap((sh) =>
+        [false, true].map((tb) => [acc, sh, tb] as const)))) {
       const a = randn(batch * m * k, 5), b = randn(batch * k * n, 6), c0 = randn(m * n, 7);
       const want = c0.slice(), got = c0.slice();
-      ts.matmul(a, b, want, batch, m, n, k, false, true, m * k, k * n, 0, accumulate);
-      nb.matmul(a, b, got, batch, m, n, k, false, true, m * k, k * n, 0, accumulate);
-      close(got, want, 1e-4, `strideC 0 acc${accumulate}`);
+      ts.matmul(a, b, want, batch, m, n, k, false, transB, m * k, k * n, 0, accumulate);
+      nb.matmul(a, b, got, batch, m, n, k, false, transB, m * k, k * n, 0, accumulate);
+      close(got, want, 1e-4, `strideC 0 acc${accumulate} m${m} n${n} tB${transB}`);
     }
     const c = randn(12, 8), want = c.slice();
     ts.matmul(new Float32Array(0), new Float32Array(0), want, 1, 3, 4, 0, false, false, 0, 0, 0, false);
