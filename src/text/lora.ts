@@ -34,8 +34,12 @@ export class LoraLinear extends Linear {
   lora_B: Tensor; // (out, r)
   readonly scaling: number;
 
-  constructor(readonly base: Linear, readonly rank: number, readonly alpha: number, rng: Rng) {
+  /** The wrapped layer (a private field, so it is not a child module with duplicate parameter names). */
+  readonly #base: Linear;
+
+  constructor(base: Linear, readonly rank: number, readonly alpha: number, rng: Rng) {
     super(1, 1, { bias: false });
+    this.#base = base;
     Object.assign(this, { inFeatures: base.inFeatures, outFeatures: base.outFeatures });
     this.weight = base.weight;
     this.bias = base.bias;
@@ -45,6 +49,10 @@ export class LoraLinear extends Linear {
     this.lora_A = new Tensor(rng.fillUniform(new Float32Array(rank * base.inFeatures), -bound, bound), [rank, base.inFeatures], true);
     this.lora_B = Tensor.zeros([base.outFeatures, rank], true);
     this.scaling = alpha / rank;
+  }
+
+  get base(): Linear {
+    return this.#base;
   }
 
   override forward(x: Tensor): Tensor {
