@@ -12,6 +12,7 @@ import { AigcError, ConfigError } from '../errors.js';
 import { ApiError } from './errors.js';
 import type { GeneratedImage, ImageModelInfo, ImageRequest, InterpolateRequest, ModelInfo, ModelProvider, TextInput, TextModelInfo, TextParams, TextResult, TrainingHooks, TrainingSpec } from './models.js';
 import { AbortedError } from './models.js';
+import { DEFAULT_MODEL_DIR } from '../text/pipeline.js';
 import type { FromInference, FromTraining, InferenceWorkerData, ToInference, TrainingWorkerData } from './worker/protocol.js';
 
 export function workerFile(name: 'inference-worker' | 'training-worker'): URL {
@@ -42,6 +43,10 @@ class ModelWorker {
   info!: TextModelInfo | ImageModelInfo;
 
   constructor(private readonly data: InferenceWorkerData) {}
+
+  get spec(): string | undefined {
+    return this.data.spec;
+  }
 
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -165,6 +170,11 @@ export class WorkerModelProvider implements ModelProvider {
   }
 
   train(spec: TrainingSpec, hooks: TrainingHooks, signal: AbortSignal): Promise<{ modelDir: string }> {
+    if (spec.kind === 'text' && typeof spec.params.base_model === 'string') {
+      // The trainer needs the base model's directory or hub id, not the server's public id.
+      const w = this.worker(spec.params.base_model);
+      spec = { ...spec, params: { ...spec.params, base_model_spec: w.spec ?? DEFAULT_MODEL_DIR } };
+    }
     return new Promise((resolve, reject) => {
       if (signal.aborted) { reject(new AbortedError()); return; }
       const w = new Worker(workerFile('training-worker'), { workerData: { spec } satisfies TrainingWorkerData });

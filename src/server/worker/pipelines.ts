@@ -5,7 +5,9 @@
 import { AbortedError } from '../models.js';
 import type { GeneratedImage, ImageModelInfo, ImageRequest, InterpolateRequest, TextInput, TextModelInfo, TextParams, TextResult, TrainingProgress, TrainingSpec } from '../models.js';
 import { readFile } from 'node:fs/promises';
-import { ConfigError } from '../../errors.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { runTextTrain } from '../../text/train/run.js';
 import { StopFilter } from '../prompt.js';
 import { textGeneration, type GenerationOptions, type TextGenerator } from '../../text/pipeline.js';
 
@@ -110,7 +112,7 @@ interface TrainModule {
  */
 export async function runTraining(spec: TrainingSpec, onProgress: (p: TrainingProgress) => void, signal: AbortSignal): Promise<{ modelDir: string }> {
   const p = spec.params as { preset?: string; dataset?: string; conditional?: boolean; steps?: number; batch_size?: number; learning_rate?: number; seed?: number; sample_every?: number };
-  if (spec.kind !== 'image') throw new ConfigError('text training jobs are not available in this build of aigc yet');
+  if (spec.kind === 'text') return runTextTraining(spec, onProgress, signal);
   const mod = (await import(imagePipelineModule)) as TrainModule;
   const steps = p.steps ?? 500;
   let total = steps;
@@ -140,5 +142,39 @@ export async function runTraining(spec: TrainingSpec, onProgress: (p: TrainingPr
   });
   await Promise.all(pending);
   if (r.aborted || signal.aborted) throw new AbortedError();
+  return { modelDir: r.out };
+}
+
+/**
+ * A text job: the corpus (written into the job folder) trains a GPT-2 — fine-tuning the base
+ * model when one is given (its directory or hub id, resolved by the provider), else a tiny one
+ * from scratch with the GPT-2 tokenizer. The trainer has no cancel hook; the worker thread is
+ * ended on cancel (the provider does that), after a last progress message.
+ */
+async function runTextTraining(spec: TrainingSpec, onProgress: (p: TrainingProgress) => void, signal: AbortSignal): Promise<{ modelDir: string }> {
+  const p = spec.params as { text?: string; base_model_spec?: string; steps?: number; batch_size?: number; block_size?: number; learning_rate?: number; seed?: number };
+  mkdirSync(spec.outputDir, { recursive: true });
+  const corpus = path.join(spec.outputDir, 'corpus.txt');
+  writeFileSync(corpus, p.text ?? '');
+  const steps = p.steps ?? 200;
+  const out = path.join(spec.outputDir, 'model');
+  let lastSent = 0;
+  const r = await runTextTrain({
+    data: [corpus], out, model: p.base_model_spec, preset: p.base_model_spec ? undefined : 'tiny', tokenizer: p.base_model_spec ? undefined : 'gpt2',
+    settings: {
+      steps, batchSize: p.batch_size ?? 8, blockSize: Math.min(p.block_size ?? 64, 64), ...(p.learning_rate ? { lr: p.learning_rate } : {}),
+      seed: p.seed ?? 1337, evalEvery: 0, sampleEvery: 0, checkpointEvery: 0, warmupSteps: Math.min(50, Math.floor(steps / 10)),
+    },
+    progress: false, handleSignals: false, log: () => {},
+    onRecord: (rec) => {
+      if (rec.type !== 'step' || typeof rec.step !== 'number' || typeof rec.loss !== 'number') return;
+      if (Date.now() - lastSent >= 250 || rec.step === steps) {
+        lastSent = Date.now();
+        onProgress({ step: rec.step, totalSteps: steps, losses: { loss: rec.loss } });
+      }
+      if (signal.aborted) throw new AbortedError();
+    },
+  });
+  if (signal.aborted || r.interrupted) throw new AbortedError();
   return { modelDir: r.out };
 }
