@@ -55,12 +55,14 @@ const KernelTable* table_scalar();
 int pool_threads();                 // threads available (caller included)
 void pool_set_threads(int n);       // limit used threads (1..created)
 // Runs fn(ctx, tid) for tid in [0, nt); the caller runs tid 0. Blocks until all are done.
-void pool_run(int nt, void (*fn)(void*, int), void* ctx);
+// With dynamic = true, fn must be a work-claiming loop (any participant may do any share):
+// workers that have not started by the time the caller's fn returns are cancelled.
+void pool_run(int nt, void (*fn)(void*, int), void* ctx, bool dynamic = false);
 
 template <class F>
-inline void parallel(int nt, F&& f) {
+inline void parallel(int nt, F&& f, bool dynamic = false) {
   if (nt <= 1) { f(0); return; }
-  pool_run(nt, [](void* c, int t) { (*static_cast<typename std::remove_reference<F>::type*>(c))(t); }, &f);
+  pool_run(nt, [](void* c, int t) { (*static_cast<typename std::remove_reference<F>::type*>(c))(t); }, &f, dynamic);
 }
 
 // 64-byte aligned scratch memory, grow-only, one set of slots per thread id. Contents are not

@@ -33,8 +33,12 @@ namespace {
 
 constexpr int kMaxThreads = 64;
 
+// Per-worker job slot. state = (job id << 2) | status, status 0 = published, 1 = started by
+// the worker, 2 = cancelled by the caller (a dynamic job whose tasks were all taken before this
+// worker woke up: the caller need not wait for a descheduled worker).
 struct alignas(64) Slot {
-  std::atomic<uint64_t> go{0};
+  std::atomic<uint64_t> state{0};
+  std::atomic<uint64_t> done{0};
 };
 
 struct Pool {
@@ -45,7 +49,6 @@ struct Pool {
   void (*fn)(void*, int) = nullptr;
   void* ctx = nullptr;
   uint64_t jobid = 0;
-  alignas(64) std::atomic<int> pending{0};
   Slot slots[kMaxThreads];
   std::mutex m;
   std::condition_variable cv;  // workers sleep here
@@ -62,27 +65,30 @@ inline long now_ns() {
 }
 
 void worker_main(Pool* p, int tid) {
+  Slot& slot = p->slots[tid];
   uint64_t seen = 0;
   for (;;) {
-    uint64_t g = p->slots[tid].go.load(std::memory_order_acquire);
-    if (g == seen) {
+    uint64_t s = slot.state.load(std::memory_order_acquire);
+    if ((s >> 2) == seen) {
       long t0 = now_ns();
       int it = 0;
-      while ((g = p->slots[tid].go.load(std::memory_order_acquire)) == seen) {
+      while (((s = slot.state.load(std::memory_order_acquire)) >> 2) == seen) {
         CPU_RELAX();
         if ((++it & 63) == 0 && now_ns() - t0 > p->spin_ns) {
           std::unique_lock<std::mutex> lk(p->m);
-          while ((g = p->slots[tid].go.load(std::memory_order_acquire)) == seen) p->cv.wait(lk);
+          while (((s = slot.state.load(std::memory_order_acquire)) >> 2) == seen) p->cv.wait(lk);
           break;
         }
       }
     }
-    seen = g;
-    p->fn(p->ctx, tid);
-    if (p->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    const uint64_t id = s >> 2;
+    if ((s & 3) == 0 && slot.state.compare_exchange_strong(s, (id << 2) | 1, std::memory_order_acq_rel)) {
+      p->fn(p->ctx, tid);
+      slot.done.store(id, std::memory_order_release);
       std::lock_guard<std::mutex> lk(p->dm);
-      p->dcv.notify_one();
+      p->dcv.notify_all();
     }
+    seen = id;
   }
 }
 
@@ -133,28 +139,33 @@ void pool_set_threads(int n) {
   p->active = std::max(1, std::min(n, p->created));
 }
 
-void pool_run(int nt, void (*fn)(void*, int), void* ctx) {
+void pool_run(int nt, void (*fn)(void*, int), void* ctx, bool dynamic) {
   Pool* p = pool();
   nt = std::min(nt, p->active);
   if (nt <= 1) { fn(ctx, 0); return; }
   p->fn = fn;
   p->ctx = ctx;
-  p->pending.store(nt - 1, std::memory_order_relaxed);
-  uint64_t id = ++p->jobid;
-  for (int i = 1; i < nt; i++) p->slots[i].go.store(id, std::memory_order_release);
+  const uint64_t id = ++p->jobid;
+  for (int i = 1; i < nt; i++) p->slots[i].state.store(id << 2, std::memory_order_release);
   {
     std::lock_guard<std::mutex> lk(p->m);
     p->cv.notify_all();
   }
   fn(ctx, 0);
-  if (p->pending.load(std::memory_order_acquire) != 0) {
+  for (int i = 1; i < nt; i++) {
+    Slot& slot = p->slots[i];
+    if (dynamic) {
+      uint64_t expect = id << 2;
+      if (slot.state.compare_exchange_strong(expect, (id << 2) | 2, std::memory_order_acq_rel)) continue;
+    }
+    if (slot.done.load(std::memory_order_acquire) == id) continue;
     long t0 = now_ns();
     int it = 0;
-    while (p->pending.load(std::memory_order_acquire) != 0) {
+    while (slot.done.load(std::memory_order_acquire) != id) {
       CPU_RELAX();
       if ((++it & 63) == 0 && now_ns() - t0 > 200000) {
         std::unique_lock<std::mutex> lk(p->dm);
-        while (p->pending.load(std::memory_order_acquire) != 0) p->dcv.wait(lk);
+        while (slot.done.load(std::memory_order_acquire) != id) p->dcv.wait(lk);
         break;
       }
     }
