@@ -335,7 +335,10 @@ export class KVCache {
   readonly nextPosition: Int32Array;
   /** True once any padding has been written: attention then needs the key mask. */
   hasPadding = false;
+  /** Per row, the columns holding padding (so masking visits only those). */
+  padColumns: number[][];
   readonly work = new Workspace();
+  private reorderScratch: Float32Array | undefined;
 
   constructor(readonly cfg: GPT2Config, readonly batch: number, readonly capacity: number) {
     const n = batch * cfg.nEmbd * capacity; // nHead · headDim = nEmbd
@@ -343,6 +346,7 @@ export class KVCache {
     this.v = Array.from({ length: cfg.nLayer }, () => new Float32Array(n));
     this.keyMask = new Uint8Array(batch * capacity);
     this.nextPosition = new Int32Array(batch);
+    this.padColumns = Array.from({ length: batch }, () => []);
   }
 
   /** Forget everything (the buffers are kept). */
@@ -351,6 +355,7 @@ export class KVCache {
     this.keyMask.fill(0);
     this.nextPosition.fill(0);
     this.hasPadding = false;
+    for (const p of this.padColumns) p.length = 0;
   }
 
   /**
@@ -364,7 +369,7 @@ export class KVCache {
     if (identity) return;
     const rowSize = this.cfg.nEmbd * this.capacity;
     const H = this.cfg.nHead, D = this.cfg.nEmbd / H;
-    const tmp = new Float32Array(rowSize * this.batch);
+    const tmp = (this.reorderScratch ??= new Float32Array(rowSize * this.batch)); // reused across steps
     const copyLen = this.length * D;
     for (const buf of [...this.k, ...this.v]) {
       tmp.set(buf);
@@ -379,6 +384,7 @@ export class KVCache {
     }
     const mask = this.keyMask.slice();
     const pos = this.nextPosition.slice();
+    this.padColumns = Array.from(src, (s) => [...this.padColumns[s]]);
     for (let i = 0; i < this.batch; i++) {
       this.keyMask.set(mask.subarray(src[i] * this.capacity, (src[i] + 1) * this.capacity), i * this.capacity);
       this.nextPosition[i] = pos[src[i]];
@@ -544,7 +550,7 @@ export class GPT2 extends Module {
         const p = real ? cache.nextPosition[b]++ : 1;
         if (p >= c.nPositions) throw new ConfigError(`position ${p} exceeds the context window of ${c.nPositions}`);
         cache.keyMask[b * cap + L0 + t] = real ? 1 : 0;
-        if (!real) cache.hasPadding = true;
+        if (!real) { cache.hasPadding = true; cache.padColumns[b].push(L0 + t); }
         const xo = r * C, eo = id * C, po = p * C;
         if (wte.length) for (let j = 0; j < C; j++) x[xo + j] = wte[eo + j] + wpe[po + j];
         else embedFromPacked(W.lmHead, id, x, ws.xBits, xo, wpe, po);
@@ -578,14 +584,13 @@ export class GPT2 extends Module {
       be.matmul(q, K, scores, B * H, T, Tk, D, false, true, T * D, cap * D, T * Tk, false);
       if (T > 1 || cache.hasPadding) {
         for (let b = 0; b < B; b++) {
-          const km = b * cap;
+          const pads = cache.padColumns[b];
           for (let hh = 0; hh < H; hh++) {
             for (let t = 0; t < T; t++) {
               const row = ((b * H + hh) * T + t) * Tk, self = L0 + t;
-              for (let j = 0; j < Tk; j++) {
-                // A padding query still sees itself, so no row is empty (its output is never used).
-                if (j > self || (cache.keyMask[km + j] === 0 && j !== self)) scores[row + j] = -Infinity;
-              }
+              if (self + 1 < Tk) scores.fill(-Infinity, row + self + 1, row + Tk); // causal
+              // Padding keys; a padding query still sees itself, so no row is empty (its output is never used).
+              for (let i = 0; i < pads.length && pads[i] < self; i++) scores[row + pads[i]] = -Infinity;
             }
           }
         }
