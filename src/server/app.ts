@@ -11,7 +11,7 @@ import { AbortedError, type ModelProvider } from './models.js';
 import { ServerContext, type QueueLimits } from './context.js';
 import type { Store } from './db.js';
 import { JobManager } from './jobs.js';
-import { matchApiKey, UrlSigner } from './security.js';
+import { hashApiKey, matchApiKey, UrlSigner } from './security.js';
 import { registerTextRoutes } from './routes/text.js';
 import { registerImageRoutes } from './routes/images.js';
 import { registerTrainingRoutes } from './routes/training.js';
@@ -91,8 +91,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       max: opts.rateLimit ?? 600,
       timeWindow: 60_000,
       keyGenerator: (req) => {
+        // A valid key has its own budget; anything else (no key, a wrong one) counts against the IP.
         const k = presentedKey(req);
-        return k ? `key:${k.slice(-12)}` : `ip:${req.ip}`;
+        return k && opts.auth && matchApiKey(k, keyHashes) ? `key:${hashApiKey(k).slice(0, 16)}` : `ip:${req.ip}`;
       },
       errorResponseBuilder: (_req, c) => new ApiError(429, `Rate limit reached: ${c.max} requests per ${c.after}; retry after ${c.after}`, 'rate_limit_error', 'rate_limit_exceeded', null, {}) as unknown as object,
     });
@@ -124,8 +125,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     object: 'list',
     data: opts.provider.models().map((m) => ({ ...m, object: 'model', created: Math.floor(ctx.startedAt / 1000), owned_by: 'aigc' })),
   }));
-  app.get('/v1/models/:id', async (req) => {
-    const id = (req.params as { id: string }).id;
+  // Hub ids have a slash ("openai-community/gpt2").
+  app.get('/v1/models/*', async (req) => {
+    const id = decodeURIComponent((req.params as { '*': string })['*']);
     const m = opts.provider.models().find((x) => x.id === id);
     if (!m) throw new ApiError(404, `The model '${id}' does not exist`, 'invalid_request_error', 'model_not_found', 'model');
     return { ...m, object: 'model', created: Math.floor(ctx.startedAt / 1000), owned_by: 'aigc' };

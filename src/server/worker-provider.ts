@@ -6,6 +6,7 @@
  * runs from source (vitest transpiles src/ but not worker threads) it uses the build in
  * dist/server/worker/, so `npm run build` must have run (tests do it in their setup).
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AigcError, ConfigError } from '../errors.js';
@@ -24,7 +25,7 @@ export function workerFile(name: 'inference-worker' | 'training-worker'): URL {
 /** The public id of a model given as an id or a directory: a directory's name, never its path. */
 export function modelIdFor(spec: string | undefined, kind: 'text' | 'image'): string {
   if (!spec) return `${kind}-default`;
-  const looksLikePath = spec.startsWith('.') || spec.startsWith('/') || spec.includes(path.sep) && !/^[\w.-]+\/[\w.-]+$/.test(spec);
+  const looksLikePath = existsSync(spec) || spec.startsWith('.') || spec.startsWith('/') || (spec.includes(path.sep) && !/^[\w.-]+\/[\w.-]+$/.test(spec));
   return looksLikePath ? path.basename(path.resolve(spec)) : spec;
 }
 

@@ -108,13 +108,17 @@ describe('OpenAI-shaped API (fake provider)', () => {
   });
 
   it('a full queue answers 429 with Retry-After; /health answers meanwhile', async () => {
-    provider.tokenDelayMs = 30;
+    provider.tokenDelayMs = 100;
     try {
       const reqs = Array.from({ length: 8 }, () => fetch(url('/v1/chat/completions'), json({ model: 'fake-text', messages: [{ role: 'user', content: 'x' }], max_tokens: 5 })));
-      await new Promise((r) => setTimeout(r, 20));
-      const h = await fetch(url('/health'));
-      expect(h.status).toBe(200);
-      expect((await h.json()).queues['fake-text']).toMatchObject({ running: 2, queued: 2 });
+      // /health answers while the queue is full.
+      let q = { running: 0, queued: 0 };
+      for (let i = 0; i < 100 && q.queued < 2; i++) {
+        const h = await fetch(url('/health'));
+        expect(h.status).toBe(200);
+        q = (await h.json()).queues['fake-text'] ?? q;
+      }
+      expect(q).toMatchObject({ running: 2, queued: 2 });
       const res = await Promise.all(reqs);
       const codes = res.map((r) => r.status).sort();
       expect(codes.filter((c) => c === 200)).toHaveLength(4);
@@ -137,7 +141,7 @@ describe('OpenAI-shaped API (fake provider)', () => {
       await reader.read();
       ac.abort();
       const t0 = Date.now();
-      while (provider.aborted === before && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 20));
+      while (provider.aborted === before && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
       expect(provider.aborted).toBe(before + 1);
       // Non-streaming too.
       const ac2 = new AbortController();
@@ -146,7 +150,7 @@ describe('OpenAI-shaped API (fake provider)', () => {
       ac2.abort();
       await p;
       const t1 = Date.now();
-      while (provider.aborted === before + 1 && Date.now() - t1 < 3000) await new Promise((r) => setTimeout(r, 20));
+      while (provider.aborted === before + 1 && Date.now() - t1 < 10_000) await new Promise((r) => setTimeout(r, 20));
       expect(provider.aborted).toBe(before + 2);
     } finally {
       provider.tokenDelayMs = 0;
@@ -181,7 +185,7 @@ describe('OpenAI-shaped API (fake provider)', () => {
     for (const p of ['/v1/images/files/..%2F..%2F..%2Fetc%2Fpasswd', '/v1/images/files/../../etc/passwd', '/v1/images/files/img_00000000000000000000000000000000.png',
       '/../../../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/assets/..%2f..%2f..%2fpackage.json', '/v1/training/jobs/..%2f..%2fetc/images']) {
       const r = await fetch(url(p));
-      expect([400, 404]).toContain(r.status);
+      expect([400, 403, 404]).toContain(r.status);
       const t = await r.text();
       expect(t).not.toContain('root:');
       expect(t).not.toContain('"name": "aigc"');
