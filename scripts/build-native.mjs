@@ -12,8 +12,15 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const required = process.env.AIGC_REQUIRE_NATIVE === '1';
 
+const verbose = process.env.AIGC_NATIVE_VERBOSE === '1';
+let log = '';
+
 function fail(why) {
-  console.error(`aigc: native kernels not built (${why}); the TypeScript backend will be used`);
+  // The compiler log only when asked for (or when the native build is required): a failed
+  // optional build is one line.
+  if ((verbose || required) && log) process.stderr.write(log.split('\n').slice(-40).join('\n') + '\n');
+  console.error(`aigc: native kernels not built (${why}); the TypeScript backend will be used` +
+    (verbose || required ? '' : ' [AIGC_NATIVE_VERBOSE=1 shows the compiler log]'));
   process.exit(required ? 1 : 0);
 }
 
@@ -38,12 +45,14 @@ if (existsSync(path.join(nodedir, 'include', 'node', 'node_api.h'))) args.push(`
 const jobs = process.env.JOBS || 'max';
 args.push(`--jobs=${jobs}`);
 
+const stdio = verbose ? 'inherit' : 'pipe';
 let res;
 if (gyp) {
-  res = spawnSync(process.execPath, [gyp, ...args], { cwd: root, stdio: 'inherit' });
+  res = spawnSync(process.execPath, [gyp, ...args], { cwd: root, stdio, encoding: 'utf8', maxBuffer: 64 << 20 });
 } else {
-  res = spawnSync('npm', ['exec', '--yes=false', '--', 'node-gyp', ...args], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+  res = spawnSync('npm', ['exec', '--yes=false', '--', 'node-gyp', ...args], { cwd: root, stdio, encoding: 'utf8', maxBuffer: 64 << 20, shell: process.platform === 'win32' });
 }
+log = `${res.stdout ?? ''}${res.stderr ?? ''}`;
 if (res.error) fail(`could not run node-gyp: ${res.error.message}`);
 if (res.status !== 0) fail(`node-gyp exited with status ${res.status}`);
 if (!existsSync(path.join(root, 'build', 'Release', 'aigc_native.node'))) fail('build/Release/aigc_native.node missing after the build');
