@@ -4,6 +4,7 @@
  * with stride 1/2, asymmetric padding, non-square), under each ISA level the CPU supports.
  * Tolerance: fp32 accumulation vs the reference's float64 sums, 1e-4 relative to max |ref|.
  */
+import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tsBackend } from '../../src/engine/backend/ts.js';
@@ -327,6 +328,15 @@ describe.skipIf(!native)('native backend', () => {
     expect(() => nb.conv2dForward(new Float32Array(31), new Float32Array(54), null, new Float32Array(48), g)).toThrow(/conv2dForward: x is too short/);
     expect(() => nb.conv2dBackwardWeight(new Float32Array(32), new Float32Array(48), new Float32Array(53), g, false)).toThrow(/conv2dBackwardWeight: dw is too short/);
     expect(() => nb.setIsa('sse9' as NativeIsa)).toThrow();
+  });
+
+  it('AIGC_NATIVE_ISA forces a lower ISA level; AIGC_THREADS sets the pool size', () => {
+    const file = new URL('../../build/Release/aigc_native.node', import.meta.url).pathname;
+    const probe = `const a = require(${JSON.stringify(file)}); console.log(a.getIsa() + ' ' + a.threads())`;
+    for (const isa of native!.availableIsas()) {
+      const out = execFileSync(process.execPath, ['-e', probe], { env: { ...process.env, AIGC_NATIVE_ISA: isa, AIGC_THREADS: '1' } }).toString().trim();
+      expect(out).toBe(`${isa} 1`);
+    }
   });
 
   it('is safe to call from several worker_threads at once', async () => {
