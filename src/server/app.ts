@@ -58,6 +58,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     // No silent coercion or stripping: a wrong type or an unknown field is a 400.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
+    // Open SSE streams (job events, chats) must not hold a shutdown open.
+    forceCloseConnections: true,
     requestTimeout: 0,
   });
   const store = opts.store;

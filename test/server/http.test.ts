@@ -249,3 +249,26 @@ describe('rate limit', () => {
     }
   });
 });
+
+describe('shutdown', () => {
+  it('closes promptly with open SSE streams and a running job', async () => {
+    const dir = tempDir();
+    const provider = new FakeProvider();
+    provider.trainStepDelayMs = 1000;
+    provider.tokenDelayMs = 200;
+    const server = await withServer({ provider, dataDir: dir });
+    try {
+      const job = await (await fetch(server.url + '/v1/training/jobs', json({ kind: 'image', steps: 1000 }))).json();
+      const events = await fetch(server.url + `/v1/training/jobs/${job.id}/events`);
+      const chat = fetch(server.url + '/v1/chat/completions', json({ model: 'fake-text', messages: [{ role: 'user', content: 'x' }], max_tokens: 100, stream: true })).catch(() => null);
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      await server.close();
+      expect(Date.now() - t0).toBeLessThan(5000);
+      await events.text().catch(() => '');
+      await chat;
+    } finally {
+      cleanup(dir);
+    }
+  });
+});
