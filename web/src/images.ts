@@ -3,12 +3,12 @@ import { field, h, info, num, postJson, type ImageModel } from './api.js';
 
 interface ImageItem { url: string; seed: number; label: string | null; id: string; revised_prompt?: string }
 
-export function imageCard(it: { url: string; seed: number; label: string | null; id: string; prompt?: string }, actions: HTMLElement[] = []): HTMLElement {
+export function imageCard(it: { url: string; seed: number; label: string | null; id: string; prompt?: string }, actions: HTMLElement[] = [], caption?: string): HTMLElement {
   const download = it.url + (it.url.includes('?') ? '&' : '?') + 'download=1';
   return h('figure', { class: 'card', 'data-seed': it.seed },
     h('img', { src: it.url, alt: `seed ${it.seed}${it.label !== null ? `, class ${it.label}` : ''}`, loading: 'lazy' }),
     h('figcaption', {},
-      h('span', {}, `seed ${it.seed}${it.label !== null ? ` · class ${it.label}` : ''}`),
+      h('span', {}, caption ?? `seed ${it.seed}${it.label !== null ? ` · class ${it.label}` : ''}`),
       h('a', { href: download, download: `${it.id}.png`, title: 'PNG with prompt, seed, class and model in its metadata' }, 'Download'),
       ...actions));
 }
@@ -66,7 +66,8 @@ export async function imagesPage(root: HTMLElement): Promise<void> {
     const r = await postJson<{ data: ImageItem[] }>('/v1/images/interpolations', {
       model: model.value, prompt: prompt.value, seed_a: num(seedA), seed_b: num(seedB), steps: num(steps), size: size.value, label: label.value || undefined,
     });
-    strip.replaceChildren(...r.data.map((it) => imageCard(it)));
+    const last = r.data.length - 1;
+    strip.replaceChildren(...r.data.map((it, i) => imageCard(it, [], `${i === 0 ? `A (${num(seedA)})` : i === last ? `B (${num(seedB)})` : `t = ${(i / last).toFixed(2)}`}${it.label !== null ? ` · ${it.label}` : ''}`)));
   }));
 
   root.append(h('section', { class: 'images' },
