@@ -26,6 +26,10 @@ export const benchSuites: Record<string, { describe: string; load: () => Promise
     describe: 'ms per training step of the seed DCGAN (seed64) at batch 16 and 64, as ../shared/anchors/dcgan_train_bench.py',
     load: async () => (await import('./gan.js')).benchGan,
   },
+  train: {
+    describe: 'ms per GPT training step (AdamW, fp32): GPT-2 124M at batch 4x64 and a 4-layer x 256 model at batch 8x128, as ../shared/anchors/gpt2_train_bench.py',
+    load: async () => (await import('./train.js')).benchTrain,
+  },
   tokenizer: {
     describe: 'GPT-2 BPE encode throughput, aigc vs js-tiktoken on the same text',
     load: async () => (await import('./tokenizer.js')).benchTokenizer as BenchSuite,

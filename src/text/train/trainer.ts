@@ -18,6 +18,7 @@ import type { GPT2 } from '../gpt2.js';
 import { applyTemperature, applyTopK } from '../generation/logits-processors.js';
 import { sampleFromLogits } from '../generation/sampling.js';
 import { BatchSampler, evalBatches } from './batches.js';
+import { trainingLoss } from './model-adapter.js';
 import { saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { formatDuration, ProgressLine } from './report.js';
 
@@ -154,8 +155,7 @@ export function evaluate(model: GPT2, data: TokenizedData, B: number, T: number,
       let sum = 0, count = 0;
       for (const b of evalBatches(data, B, T, pad, maxBatches)) {
         if (b.count === 0) continue;
-        const { loss } = model.forward(b.ids, b.rows, T, { targets: b.targets });
-        sum += loss!.item() * b.count;
+        sum += trainingLoss(model, b.ids, b.rows, T, b.targets).loss.item() * b.count;
         count += b.count;
       }
       return { loss: count ? sum / count : NaN, tokens: count };
@@ -228,9 +228,9 @@ export function trainStep(
   opt.lr = lr;
   let lossSum = 0;
   for (const b of micro) {
-    const { loss } = model.forward(b.ids, B, T, { targets: b.targets });
-    const l = loss!;
+    const { loss: l, finish } = trainingLoss(model, b.ids, B, T, b.targets);
     (accum > 1 ? F.scale(l, 1 / accum) : l).backward();
+    finish();
     lossSum += l.item();
   }
   const loss = lossSum / accum;
