@@ -4,7 +4,16 @@
  *
  * The addon validates every array (type and minimal length, TypeError otherwise), respects
  * subarray byte offsets, picks AVX-512 / AVX2 / portable code at runtime (AIGC_NATIVE_ISA can
- * force a lower level) and runs on a persistent thread pool (AIGC_THREADS).
+ * force a lower level) and runs on a persistent thread pool (AIGC_THREADS; workers spin
+ * AIGC_SPIN_US = 10 µs after a job, then sleep).
+ *
+ * Numerics: everything computes in fp32 with FMA (the TS reference sums in float64), so results
+ * agree to ~1e-6..1e-5 relative to the largest output. linearBf16 widens the bf16 weights to
+ * fp32 exactly (a 16-bit shift) and keeps x in fp32 — the same math as the reference; it does not
+ * use vdpbf16ps, which would round x to bf16 (~3 significant digits). linearInt8 converts the
+ * int8 weights to fp32 exactly and applies the per-row scale after the dot product (GEMV, M <= 8)
+ * or folds it into the packed weight panel (GEMM, M > 8); x is not quantized (no VNNI), so the
+ * only error is fp32 rounding.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
