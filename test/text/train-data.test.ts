@@ -13,6 +13,8 @@ import {
 import { DataError } from '../../src/errors.js';
 import { main } from '../../src/cli/main.js';
 import { BatchSampler, evalBatches } from '../../src/text/train/batches.js';
+import { runTokenizerTrain } from '../../src/text/train/run.js';
+import { ByteLevelBPETokenizer } from '../../src/text/tokenizer/bpe.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aigc-textdata-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -140,5 +142,26 @@ describe('plain text split, sampler and cache', () => {
     // Targets are the next tokens.
     const first = [...evalBatches(train, 1, 16, 0, 1)][0];
     expect(Array.from(first.targets.subarray(0, 15))).toEqual(Array.from(first.ids.subarray(1, 16)));
+  });
+});
+
+describe('aigc text tokenizer train', () => {
+  it('learns a BPE of the requested size and saves it in the Hugging Face format', () => {
+    const words = 'the cat sat on mat ate rat where is dog ran far away from house with green door'.split(' ');
+    let x = 1, text = '';
+    for (let i = 0; i < 2000; i++) { x = (x * 48271) % 2147483647; text += words[x % words.length] + (i % 9 === 8 ? '. ' : ' '); }
+    const f = write('corpus/a.txt', text + 'the cat sat on the mat.\n');
+    write('corpus/b.jsonl', JSON.stringify({ prompt: 'where is the cat?', completion: ' on the mat' }) + '\n');
+    const out = path.join(tmp, 'tok');
+    const r = runTokenizerTrain({ data: [path.dirname(f)], vocabSize: 280, out });
+    expect(r.vocabSize).toBe(280);
+    for (const name of ['vocab.json', 'merges.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) expect(fs.existsSync(path.join(out, name)), name).toBe(true);
+    const tok = ByteLevelBPETokenizer.fromDirectory(out);
+    expect(tok.vocabSize).toBe(280);
+    expect(tok.eosTokenId).toBe(279);
+    const ids = tok.encode(' the cat sat on the mat');
+    expect(ids.length).toBeLessThan(' the cat sat on the mat'.length); // merges, not only bytes
+    expect(ids.some((id) => id >= 256)).toBe(true);
+    expect(tok.decode(ids)).toBe(' the cat sat on the mat');
   });
 });

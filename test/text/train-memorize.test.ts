@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runTextTrain } from '../../src/text/train/run.js';
+import { runTextEval, runTextTrain } from '../../src/text/train/run.js';
 import { textGeneration } from '../../src/text/pipeline.js';
 
 const TEXT = 'The quick brown fox jumps over the lazy dog. Pack my box with five dozen liquor jugs!';
@@ -38,5 +38,12 @@ describe('memorization', () => {
     const r = await gen('The quick', { doSample: false, maxNewTokens: 80 });
     expect('The quick' + r.text).toBe(TEXT);
     expect(r.finishReason).toBe('eos');
+
+    // aigc text eval: the memorized text has a perplexity near 1, an unrelated one does not.
+    const seen = await runTextEval({ model: out, data: [data] });
+    expect(seen.perplexity).toBeLessThan(1.1);
+    const other = path.join(tmp, 'other.txt');
+    fs.writeFileSync(other, 'Sphinx of black quartz, judge my vow. How vexingly quick daft zebras jump!');
+    expect((await runTextEval({ model: out, data: [other] })).perplexity).toBeGreaterThan(10);
   });
 });
