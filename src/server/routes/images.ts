@@ -33,6 +33,7 @@ const generationSchema = {
     quality: { anyOf: [{ type: 'string', enum: ['standard', 'auto'] }, { type: 'null' }] },
     output_format: { anyOf: [{ type: 'string', enum: ['png'] }, { type: 'null' }] },
     user: { type: 'string', maxLength: 256 },
+    stream: { anyOf: [{ type: 'boolean' }, { type: 'null' }] },
   },
 };
 
@@ -52,7 +53,7 @@ const interpolationSchema = {
   },
 };
 
-type GenerationBody = { prompt: string; model?: string | null; n?: number | null; size?: string | null; response_format?: 'url' | 'b64_json' | null; seed?: number | null; label?: string | null; truncation?: number | null };
+type GenerationBody = { stream?: boolean | null; prompt: string; model?: string | null; n?: number | null; size?: string | null; response_format?: 'url' | 'b64_json' | null; seed?: number | null; label?: string | null; truncation?: number | null };
 type InterpolationBody = { model?: string | null; prompt?: string; seed_a: number; seed_b: number; steps?: number; label?: string | null; size?: string | null; response_format?: 'url' | 'b64_json' | null };
 
 /** The output edge: the model's own size or a whole multiple of it (nearest-neighbour upscaling). */
@@ -101,6 +102,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   app.post('/v1/images/generations', { schema: { body: generationSchema } }, async (req, reply) => {
     const body = req.body as GenerationBody;
+    if (body.stream) throw badRequest('streaming image generation is not supported (a GAN draws an image in one step)', 'stream', 'unsupported_parameter');
     const model = ctx.imageModel(body.model ?? undefined);
     const edge = outputEdge(body.size, model);
     const label = resolveLabel(model, body.label, body.prompt);
