@@ -115,6 +115,9 @@ const convGeoms: [string, ConvGeometry][] = [
   ['k3x5 s1 p0 non-square kernel', { ...geomSym(2, 6, 11, 12, 9, 3, 5, 1, 0), hOut: 9, wOut: 8 }],
   ['k5 s2 p2 batch16 64ch (bench shape, small)', geomSym(16, 64, 8, 8, 40, 5, 5, 2, 2)],
   ['k4 s2 p1 batch2 cIn3 32->16', geomSym(2, 3, 32, 32, 40, 4, 4, 2, 1)],
+  ['k3 s2 p1 batch5 6x6->3x3 (images grouped per GEMM)', geomSym(5, 7, 6, 6, 9, 3, 3, 2, 1)],
+  ['k4 s2 p1 batch7 8x8->4x4 256ch (DCGAN tail)', geomSym(7, 40, 8, 8, 24, 4, 4, 2, 1)],
+  ['k1 s1 p0 batch9 1x1', geomSym(9, 20, 1, 1, 12, 1, 1, 1, 0)],
 ];
 
 function runSuite(isa: NativeIsa | 'default'): void {
