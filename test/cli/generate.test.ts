@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
 import { runChat } from '../../src/cli/commands/chat.js';
 import { textGeneration, type TextGenerator } from '../../src/text/pipeline.js';
-import { dialoGptTemplate, plainTemplate } from '../../src/text/chat.js';
+import { dialoGptTemplate, isDialoGpt, plainTemplate } from '../../src/text/chat.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURE = path.join(REPO, 'test/fixtures/gpt2-tiny');
@@ -203,6 +203,14 @@ describe('chat', () => {
     expect(text(t.render(msgs, 1000))).toBe('S\nUser: a\nAssistant: b\nUser: c\nAssistant:');
     expect(text(t.render(msgs, 2 + 9 + 10))).toBe('S\nUser: c\nAssistant:');
     expect(t.stop).toContain('\nUser:');
+  });
+
+  test('DialoGPT is recognised by name or by its conversational config', () => {
+    expect(isDialoGpt('microsoft/DialoGPT-small')).toBe(true);
+    expect(isDialoGpt('/cache/models--microsoft--DialoGPT-medium/snapshots/abc')).toBe(true);
+    expect(isDialoGpt('/models/x', { task_specific_params: { conversational: { max_length: 1000 } } })).toBe(true);
+    expect(isDialoGpt('gpt2', { task_specific_params: { 'text-generation': {} } })).toBe(false);
+    expect(gen.chatTemplate.name).toBe('plain');
   });
 
   test('DialoGPT template: turns separated by EOS', () => {

@@ -66,7 +66,6 @@ export function registerChat(program: Command): void {
   addSamplingOptions(cmd).action(async (flags: SamplingFlags & { system?: string }) => {
     const gen = await textGeneration(flags.model, { dtype: flags.dtype, onProgress: stderrProgressBar() });
     const opts = generationOptionsOf(flags);
-    if (opts.maxNewTokens === undefined) opts.maxNewTokens = 60;
     let current: AbortController | undefined;
     let quit = false;
     const onSigint = () => {
