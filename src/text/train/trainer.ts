@@ -9,6 +9,7 @@
  * position, so a resumed run computes exactly the same losses as an uninterrupted one.
  */
 import * as F from '../../engine/ops/index.js';
+import { backend } from '../../engine/backend/index.js';
 import { Rng } from '../../engine/rng.js';
 import { noGrad, type Tensor } from '../../engine/tensor.js';
 import { AigcError, ConfigError } from '../../errors.js';
@@ -97,28 +98,51 @@ export interface TrainResult {
   lastCheckpoint: string | null;
 }
 
-/** Global-norm gradient clipping as torch.nn.utils.clip_grad_norm_ (coefficient max/(norm+1e-6), only when < 1). */
+/**
+ * Global-norm gradient clipping as torch.nn.utils.clip_grad_norm_ (coefficient
+ * max/(norm+1e-6), applied when < 1). The squared norms are dot products on the backend GEMM
+ * (vectorised, float32 per tensor as PyTorch); returns the norm before clipping.
+ */
 export function clipGradients(params: readonly Tensor[], maxNorm: number): number {
   let sq = 0;
-  for (const p of params) {
-    if (!p.grad) continue;
-    const g = p.grad.data;
-    let s = 0;
-    for (let i = 0; i < g.length; i++) s += g[i] * g[i];
-    sq += s;
-  }
+  for (const p of params) if (p.grad) sq += sumOfSquares(p.grad.data);
   const norm = Math.sqrt(sq);
   if (maxNorm > 0) {
     const k = maxNorm / (norm + 1e-6);
-    if (k < 1) {
-      for (const p of params) {
-        if (!p.grad) continue;
-        const g = p.grad.data;
-        for (let i = 0; i < g.length; i++) g[i] *= k;
-      }
-    }
+    if (k < 1) for (const p of params) if (p.grad) scaleInPlace(p.grad.data, k);
   }
   return norm;
+}
+
+const CHUNK = 16384;
+let dots = new Float32Array(64);
+
+/** Σ g² as float32 dot products over chunks of 16384 (one batched backend call), summed in float64. */
+function sumOfSquares(g: Float32Array): number {
+  const be = backend();
+  const n = Math.floor(g.length / CHUNK), rest = g.length - n * CHUNK;
+  if (dots.length < n + 1) dots = new Float32Array(n + 1);
+  if (n > 0) be.matmul(g, g, dots, n, 1, 1, CHUNK, false, true, CHUNK, CHUNK, 1, false);
+  if (rest > 0) be.matmul(g.subarray(n * CHUNK), g.subarray(n * CHUNK), dots.subarray(n), 1, 1, 1, rest, false, true, 0, 0, 0, false);
+  let s = 0;
+  for (let i = 0; i < n + (rest > 0 ? 1 : 0); i++) s += dots[i];
+  return s;
+}
+
+let scaleScratch = new Float32Array(0);
+
+/** g *= k with k rounded to float32 (as PyTorch's clip coefficient), on the backend in blocks. */
+function scaleInPlace(g: Float32Array, k: number): void {
+  const be = backend();
+  const BLOCK = 1 << 16;
+  if (scaleScratch.length < Math.min(BLOCK, g.length)) scaleScratch = new Float32Array(Math.min(BLOCK, Math.max(g.length, 1024)));
+  const kk = Float32Array.of(k);
+  for (let o = 0; o < g.length; o += BLOCK) {
+    const n = Math.min(BLOCK, g.length - o);
+    const src = g.subarray(o, o + n);
+    be.matmul(kk, src, scaleScratch, 1, 1, n, 1, false, false, 0, 0, 0, false);
+    src.set(scaleScratch.subarray(0, n));
+  }
 }
 
 /**
