@@ -3,7 +3,8 @@
  * default text model), and the bundled image model or, until one ships, a tiny DCGAN trained
  * for a few steps here with the image pipeline's own trainer.
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureBuilt, ROOT } from './build.js';
@@ -14,7 +15,13 @@ export const TEXT_MODEL_ID = 'gpt2-tiny';
 export async function imageModelDir(): Promise<string> {
   const bundled = path.join(ROOT, 'models/image-default');
   if (existsSync(path.join(bundled, 'gan.json'))) return bundled;
-  const dir = path.join(os.tmpdir(), `aigc-server-test-gan-${process.getuid?.() ?? 0}`);
+  // Cached across runs, keyed by the code that defines the checkpoint format.
+  const h = createHash('sha256');
+  for (const f of ['checkpoint.ts', 'gan.ts', 'presets.ts', 'keras.ts']) {
+    const p = path.join(ROOT, 'src/image', f);
+    if (existsSync(p)) h.update(readFileSync(p));
+  }
+  const dir = path.join(os.tmpdir(), `aigc-server-test-gan-${process.getuid?.() ?? 0}-${h.digest('hex').slice(0, 8)}`);
   if (existsSync(path.join(dir, 'gan.json'))) return dir;
   const trainModule = '../../src/image/train.js';
   const { trainGan } = (await import(/* @vite-ignore */ trainModule)) as { trainGan(o: Record<string, unknown>, h?: object): Promise<unknown> };
