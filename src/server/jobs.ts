@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Store, type JobRow } from './db.js';
+import { ApiError } from './errors.js';
 import type { ModelProvider, TrainingKind, TrainingProgress } from './models.js';
 import { AbortedError } from './models.js';
 import { withPngText } from './png.js';
@@ -39,6 +40,9 @@ export function jobView(r: JobRow): JobView {
   };
 }
 
+/** Training jobs that may wait behind the running one. */
+export const MAX_QUEUED_JOBS = 16;
+
 const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
 export const isFinal = (status: string) => FINAL.has(status);
 
@@ -52,6 +56,9 @@ export class JobManager {
   constructor(private readonly store: Store, private readonly provider: () => ModelProvider) {}
 
   create(kind: TrainingKind, params: Record<string, unknown>): JobView {
+    if (this.queue.length >= MAX_QUEUED_JOBS) {
+      throw new ApiError(429, `${this.queue.length} training jobs are already waiting; retry when one has finished`, 'rate_limit_error', 'server_busy', null, { 'retry-after': '60' });
+    }
     const row = this.store.createJob(kind, params);
     this.queue.push(row.id);
     queueMicrotask(() => this.pump());
