@@ -46,4 +46,29 @@ describe('memorization', () => {
     fs.writeFileSync(other, 'Sphinx of black quartz, judge my vow. How vexingly quick daft zebras jump!');
     expect((await runTextEval({ model: out, data: [other] })).perplexity).toBeGreaterThan(10);
   });
+
+  it('fine-tunes a model on chat records (loss on the answers only) so that chat() answers', async () => {
+    const data = path.join(tmp, 'chat.jsonl');
+    const recs = [
+      { messages: [{ role: 'user', content: 'What is the capital of France?' }, { role: 'assistant', content: 'Paris.' }] },
+      { messages: [{ role: 'user', content: 'What is the capital of Italy?' }, { role: 'assistant', content: 'Rome.' }] },
+    ];
+    fs.writeFileSync(data, recs.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const out = path.join(tmp, 'chat-run');
+    const losses: number[] = [];
+    await runTextTrain({
+      data: [data], out, model: path.join(__dirname, '..', 'fixtures', 'gpt2-tiny'), valFraction: 0, cacheDir: path.join(tmp, 'cache'),
+      settings: { steps: 120, batchSize: 2, blockSize: 64, lr: 5e-3, minLr: 1e-3, warmupSteps: 5, evalEvery: 0, checkpointEvery: 0, weightDecay: 0 },
+      progress: false, handleSignals: false, log: () => undefined,
+      onRecord: (r) => { if (r.type === 'step') losses.push(r.loss as number); },
+    });
+    expect(losses[losses.length - 1]).toBeLessThan(0.05);
+    const cfg = JSON.parse(fs.readFileSync(path.join(out, 'tokenizer_config.json'), 'utf8'));
+    expect(cfg.chat_template).toContain("'User: '");
+    const gen = await textGeneration(out);
+    const fr = await gen.chat([{ role: 'user', content: 'What is the capital of France?' }], { doSample: false, maxNewTokens: 12 });
+    expect(fr.text).toBe('Paris.');
+    const it_ = await gen.chat([{ role: 'user', content: 'What is the capital of Italy?' }], { doSample: false, maxNewTokens: 12 });
+    expect(it_.text).toBe('Rome.');
+  });
 });
