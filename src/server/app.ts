@@ -17,6 +17,8 @@ import { registerImageRoutes } from './routes/images.js';
 import { registerTrainingRoutes } from './routes/training.js';
 import { registerStudioRoutes } from './routes/studio.js';
 
+const LOOPBACK_HOSTS = new Set(['localhost', '::1', '127.0.0.1']);
+
 export interface AppOptions {
   provider: ModelProvider;
   store: Store;
@@ -104,7 +106,16 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   // Auth: with keys configured, every request needs one (a signed image URL is the exception:
   // the signature itself is the capability, as with OpenAI's own image URLs).
   app.addHook('onRequest', async (req, reply) => {
-    if (!opts.auth) return;
+    if (!opts.auth) {
+      // Loopback without keys: refuse Host names other than loopback ones, so a web page whose
+      // DNS name is rebound to 127.0.0.1 cannot use the server from the user's browser.
+      const host = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+      if (!LOOPBACK_HOSTS.has(host) && !/^127\.\d+\.\d+\.\d+$/.test(host)) {
+        reply.code(403).send(errorBody(new ApiError(403, `Host ${JSON.stringify(req.headers.host ?? '')} is not a loopback name; without API keys this server answers only http://127.0.0.1 or http://localhost`, 'invalid_request_error', 'forbidden_host')));
+        return reply;
+      }
+      return;
+    }
     const key = presentedKey(req);
     if (key !== null && matchApiKey(key, keyHashes)) return;
     const url = new URL(req.url, 'http://x');

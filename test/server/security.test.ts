@@ -106,6 +106,25 @@ describe('binding and persistence', () => {
     }
   });
 
+  it('without keys, only loopback Host names are answered (no DNS rebinding)', async () => {
+    const dir = tempDir();
+    const s = await withServer({ provider: new FakeProvider(), dataDir: dir });
+    try {
+      const port = new URL(s.url).port;
+      const http = await import('node:http');
+      const get = (host: string) => new Promise<number>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/v1/models', headers: { host } }, (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject);
+      });
+      expect(await get(`127.0.0.1:${port}`)).toBe(200);
+      expect(await get(`localhost:${port}`)).toBe(200);
+      expect(await get(`evil.example:${port}`)).toBe(403);
+      expect(await get('rebound.attacker.test')).toBe(403);
+    } finally {
+      await s.close();
+      cleanup(dir);
+    }
+  });
+
   it('keeps conversations (encrypted at rest), images and jobs across restarts', async () => {
     const dir = tempDir();
     const env = { AIGC_HISTORY_KEY: HISTORY_KEY };
