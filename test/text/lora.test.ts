@@ -12,7 +12,7 @@ import { readSafetensors } from '../../src/io/safetensors.js';
 import { GPT2 } from '../../src/text/gpt2.js';
 import { applyLora, loadLoraAdapter, LoraLinear, mergeLora, saveLoraAdapter } from '../../src/text/lora.js';
 import { makeOptimizer, trainStep } from '../../src/text/train/trainer.js';
-import { runTextTrain } from '../../src/text/train/run.js';
+import { runTextEval, runTextTrain } from '../../src/text/train/run.js';
 
 const FIX = path.join(__dirname, '..', 'fixtures');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aigc-lora-'));
@@ -84,6 +84,10 @@ describe('LoRA', () => {
     const baseName = (n: string) => (baseSt.has(n) ? n : n.replace(/^transformer\./, ''));
     expect(maxDiff(merged.getFloat32('transformer.h.0.mlp.c_fc.weight'), baseSt.getFloat32(baseName('transformer.h.0.mlp.c_fc.weight')))).toBe(0);
     expect(maxDiff(merged.getFloat32('transformer.h.0.attn.c_attn.weight'), baseSt.getFloat32(baseName('transformer.h.0.attn.c_attn.weight')))).toBeGreaterThan(0);
+    // aigc text eval on the adapter checkpoint (base + adapter) and on the merged model agree.
+    const viaAdapter = await runTextEval({ model: path.join(out, 'checkpoint-12'), data: [data], blockSize: 32 });
+    const viaMerged = await runTextEval({ model: out, data: [data], blockSize: 32 });
+    expect(Math.abs(viaAdapter.loss - viaMerged.loss)).toBeLessThan(1e-4);
     // The merged directory loads as a plain GPT-2.
     expect(GPT2.fromPretrained(out).numParameters()).toBe(GPT2.fromPretrained(path.join(FIX, 'gpt2-tiny')).numParameters());
   });

@@ -18,7 +18,7 @@ import {
   splitTrainVal, tokenCacheKey, tokenizeDocuments, type TextDocument, type TokenizedData,
 } from '../../io/textdata.js';
 import { GPT2, type GPT2Config } from '../gpt2.js';
-import { applyLora, loadLoraAdapter, mergeLora, saveLoraAdapter, type LoraConfig } from '../lora.js';
+import { applyLora, loadLoraAdapter, mergeLora, readLoraConfig, saveLoraAdapter, type LoraConfig } from '../lora.js';
 import { ByteLevelBPETokenizer } from '../tokenizer/bpe.js';
 import { loadGpt2FromPackage } from '../tokenizer/gpt2.js';
 import { trainByteLevelBPE } from '../tokenizer/train.js';
@@ -180,6 +180,7 @@ export async function runTextTrain(o: TrainRunOptions): Promise<TrainRunResult> 
       settings: TrainSettings; lora: LoraConfig | null; baseModel?: string; data: string[]; valData?: string[]; valFraction: number; merge: boolean;
     };
     settings = { ...run.settings, ...(o.settings?.steps !== undefined ? { steps: o.settings.steps } : {}) };
+    resume.state.run = { ...resume.state.run, settings };
     lora = run.lora;
     baseModel = run.baseModel;
     dataFiles = run.data;
@@ -312,11 +313,15 @@ export interface EvalRunResult {
 /** Perplexity of a model on held-out text: non-overlapping windows of blockSize tokens. */
 export async function runTextEval(o: EvalRunOptions): Promise<EvalRunResult> {
   const dir = await resolveModel(o.model, { offline: o.offline });
-  const model = GPT2.fromPretrained(dir);
-  let lora: string | null = null;
-  if (fs.existsSync(path.join(dir, 'adapter_config.json'))) lora = dir;
+  let model: GPT2;
+  if (fs.existsSync(path.join(dir, 'adapter_config.json')) && !fs.existsSync(path.join(dir, 'model.safetensors'))) {
+    // A LoRA adapter directory: its base model plus the adapter.
+    const base = readLoraConfig(dir).baseModel;
+    if (!base) throw new ConfigError(`${dir}/adapter_config.json does not name its base model (base_model_name_or_path)`);
+    model = GPT2.fromPretrained(await resolveModel(base, { offline: o.offline }));
+    loadLoraAdapter(model, dir);
+  } else model = GPT2.fromPretrained(dir);
   const tok = ByteLevelBPETokenizer.fromDirectory(dir);
-  if (lora) loadLoraAdapter(model, lora);
   const T = Math.min(o.blockSize ?? Math.min(model.config.nPositions, 1024), model.config.nPositions);
   const files = collectDataFiles(o.data);
   const docs = readDocuments(files);
