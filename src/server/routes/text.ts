@@ -167,8 +167,8 @@ async function streamResponse(ctx: ServerContext, req: FastifyRequest, reply: Fa
     s.send('[DONE]');
     s.end();
   } catch (e) {
-    if (e instanceof AbortedError || signal.aborted) { (sse as SseStream | null)?.end(); return; }
-    if (!sse) throw e; // nothing sent yet: an ordinary error response
+    if (!sse) throw e; // nothing sent yet: an ordinary error response (a 499 when the client left)
+    if (e instanceof AbortedError || signal.aborted) { (sse as SseStream).end(); return; }
     const err = toApiError(e);
     req.log.error({ err: e }, 'stream failed');
     (sse as SseStream).send(errorBody(err));
