@@ -425,7 +425,7 @@ export class GPT2 extends Module {
       // The embedding lookup then reads (and dequantizes) rows of the packed LM head.
       if (this.dtypeWanted !== 'fp32') this.wte.weight = new Tensor(new Float32Array(0), [0, c.nEmbd]);
     }
-    this.wpe = new GEmbedding(make, 'wpe', c.nPositions, c.nEmbd, 0.01);
+    this.wpe = new GEmbedding(make, 'wpe', c.nPositions, c.nEmbd, 0.02);
     this.h = Array.from({ length: c.nLayer }, (_, i) => new Block(make, c, i));
     this.ln_f = new GLayerNorm(make, 'ln_f', c.nEmbd, c.layerNormEpsilon);
   }
