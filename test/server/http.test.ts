@@ -65,6 +65,8 @@ describe('OpenAI-shaped API (fake provider)', () => {
   it('maps sampling parameters and defaults', async () => {
     await fetch(url('/v1/chat/completions'), json({ model: 'fake-text', messages: [{ role: 'user', content: 'x' }], max_completion_tokens: 2, temperature: 0.5, top_p: 0.9, seed: 3, stop: 'zz' }));
     expect(provider.lastParams).toEqual({ maxTokens: 2, temperature: 0.5, topP: 0.9, seed: 3, stop: ['zz'] });
+    await fetch(url('/v1/completions'), json({ model: 'fake-text', prompt: 'x', max_tokens: 1, seed: -1 }));
+    expect(provider.lastParams!.seed).toBe(2 ** 32 - 1);
   });
 
   it.each([

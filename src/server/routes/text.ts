@@ -98,7 +98,8 @@ function textParams(body: Common, model: TextModelInfo, maxTokens: number | null
     maxTokens: max,
     temperature: body.temperature ?? 1,
     topP: body.top_p ?? 1,
-    seed: body.seed ?? randomInt(0, 2 ** 31),
+    // Any integer seed (OpenAI allows negative ones) maps onto the sampler's 32-bit seeds.
+    seed: body.seed == null ? randomInt(0, 2 ** 31) : ((body.seed % 2 ** 32) + 2 ** 32) % 2 ** 32,
     stop,
   };
 }
@@ -136,7 +137,7 @@ async function runChoices(ctx: ServerContext, model: TextModelInfo, inputs: Text
     for (const input of inputs) {
       for (let k = 0; k < n; k++, index++) {
         const i = index;
-        const r = await ctx.provider.generateText(model.id, input, { ...params, seed: params.seed + i }, onDelta ? (t) => onDelta(i, t) : null, signal);
+        const r = await ctx.provider.generateText(model.id, input, { ...params, seed: (params.seed + i) % 2 ** 32 }, onDelta ? (t) => onDelta(i, t) : null, signal);
         out.push(r);
         onChoiceDone?.(i, r);
         if (signal.aborted) throw new AbortedError();
