@@ -27,10 +27,10 @@
 import { Rng } from '../engine/rng.js';
 import { ConfigError } from '../errors.js';
 import {
-  BatchNorm2d, BatchNorm, Conv2d, ConvTranspose2d, Flatten as FlattenLayer, Lambda, LeakyReLU as LeakyReLULayer,
-  Linear, ReLU, Reshape as ReshapeLayer, Sequential, Sigmoid, Tanh,
+  BatchNorm2d, BatchNorm, Conv2d, ConvTranspose2d, Flatten as FlattenLayer, Lambda, Linear, Reshape as ReshapeLayer, Sequential,
 } from '../nn/layers.js';
 import type { Layer } from '../nn/module.js';
+import * as A from './activations.js';
 
 export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'leaky_relu' | 'linear';
 
@@ -40,16 +40,27 @@ export type ExampleShape = readonly number[];
 /** A layer description: builds nn layers once it knows the shape of its input. */
 export interface KerasLayer {
   readonly kind: string;
-  build(input: ExampleShape, rng: Rng): { layers: Layer[]; output: ExampleShape };
+  /** `prev` is the last layer added so far (activations use it to decide whether they may work in place). */
+  build(input: ExampleShape, rng: Rng, prev?: Layer): { layers: Layer[]; output: ExampleShape };
 }
 
-function activationLayers(name: ActivationName | undefined, alpha = 0.2): Layer[] {
+/** Layers whose backward pass reads only their input, so a following activation may overwrite their output. */
+function producesScratch(l: Layer | undefined): boolean {
+  return l instanceof Conv2d || l instanceof ConvTranspose2d || l instanceof Linear || l instanceof BatchNorm;
+}
+
+/**
+ * Activation layers (same labels as nn's), on the fast loops of ./activations.js. `inPlace`
+ * when the input comes straight from a conv / dense / batch-norm layer, whose backward pass
+ * does not read its output.
+ */
+function activationLayers(name: ActivationName | undefined, alpha = 0.2, inPlace = true): Layer[] {
   switch (name ?? 'linear') {
     case 'linear': return [];
-    case 'relu': return [ReLU()];
-    case 'sigmoid': return [Sigmoid()];
-    case 'tanh': return [Tanh()];
-    case 'leaky_relu': return [LeakyReLULayer(alpha)];
+    case 'relu': return [new Lambda((x) => A.relu(x, inPlace), 'ReLU')];
+    case 'sigmoid': return [new Lambda(A.sigmoid, 'Sigmoid')];
+    case 'tanh': return [new Lambda(A.tanh, 'Tanh')];
+    case 'leaky_relu': return [new Lambda((x) => A.leakyRelu(x, alpha, inPlace), 'LeakyReLU')];
     default: throw new ConfigError(`unknown activation "${name}" (expected relu, sigmoid, tanh, leaky_relu or linear)`);
   }
 }
@@ -141,11 +152,11 @@ export function BatchNormalization(opts: { momentum?: number; epsilon?: number }
 }
 
 export function LeakyReLU(alpha = 0.2): KerasLayer {
-  return { kind: 'LeakyReLU', build: (input) => ({ layers: activationLayers('leaky_relu', alpha), output: input }) };
+  return { kind: 'LeakyReLU', build: (input, _rng, prev) => ({ layers: activationLayers('leaky_relu', alpha, producesScratch(prev)), output: input }) };
 }
 
 export function Activation(name: ActivationName): KerasLayer {
-  return { kind: 'Activation', build: (input) => ({ layers: activationLayers(name), output: input }) };
+  return { kind: 'Activation', build: (input, _rng, prev) => ({ layers: activationLayers(name, 0.2, producesScratch(prev)), output: input }) };
 }
 
 /**
@@ -174,7 +185,7 @@ export class KerasSequential extends Sequential {
 
   override add(layer: KerasLayer | Layer): this {
     if (!('build' in layer)) return super.add(layer);
-    const { layers, output } = layer.build(this.shape, this.rng);
+    const { layers, output } = layer.build(this.shape, this.rng, this.layers[this.layers.length - 1]);
     for (const l of layers) super.add(l);
     this.shape = output;
     return this;
