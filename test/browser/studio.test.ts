@@ -82,6 +82,18 @@ describe.skipIf(!existsSync(CHROMIUM))('web studio in Chromium', () => {
     expect(w.__updates).toBeGreaterThan(2);
     expect(await page.locator('#chat-stop-button').isDisabled()).toBe(true);
     await page.screenshot({ path: path.join(SHOTS, 'studio-chat.png'), fullPage: true });
+    // Stop: hold the next request in the network layer, press Stop while it waits.
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    await page.route('**/v1/chat/completions', async (route) => { await held; await route.continue().catch(() => {}); });
+    await page.fill('#chat-input', 'Please stop');
+    await page.click('#chat-send');
+    await page.waitForFunction(() => !(document.querySelector('#chat-stop-button') as HTMLButtonElement).disabled);
+    await page.click('#chat-stop-button');
+    await page.waitForFunction(() => document.querySelector('#chat-stats')?.textContent?.startsWith('stopped'));
+    expect(await page.locator('#chat-send').isDisabled()).toBe(false);
+    release();
+    await page.unroute('**/v1/chat/completions');
     // Saved: the conversation is in the history.
     await page.goto(server.url + '/#/history');
     await page.waitForSelector('#history-conversations a');
