@@ -116,7 +116,10 @@ describe.skipIf(!existsSync(CHROMIUM))('web studio in Chromium', () => {
     const href = await page.locator('#img-grid a').first().getAttribute('href');
     expect(href).toMatch(/download=1/);
     await page.click('#interp-go');
-    await page.waitForFunction(() => document.querySelectorAll('#interp-strip img').length === 8, null, { timeout: 60_000 });
+    await page.waitForFunction(() => {
+      const imgs = [...document.querySelectorAll<HTMLImageElement>('#interp-strip img')];
+      return imgs.length === 8 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+    }, null, { timeout: 60_000 });
     await page.screenshot({ path: path.join(SHOTS, 'studio-images.png'), fullPage: true });
   });
 

@@ -6,7 +6,7 @@ interface ImageItem { url: string; seed: number; label: string | null; id: strin
 export function imageCard(it: { url: string; seed: number; label: string | null; id: string; prompt?: string }, actions: HTMLElement[] = [], caption?: string): HTMLElement {
   const download = it.url + (it.url.includes('?') ? '&' : '?') + 'download=1';
   return h('figure', { class: 'card', 'data-seed': it.seed },
-    h('img', { src: it.url, alt: `seed ${it.seed}${it.label !== null ? `, class ${it.label}` : ''}`, loading: 'lazy' }),
+    h('img', { src: it.url, alt: `seed ${it.seed}${it.label !== null ? `, class ${it.label}` : ''}`, loading: 'lazy', decoding: 'async' }),
     h('figcaption', {},
       h('span', {}, caption ?? `seed ${it.seed}${it.label !== null ? ` · class ${it.label}` : ''}`),
       h('a', { href: download, download: `${it.id}.png`, title: 'PNG with prompt, seed, class and model in its metadata' }, 'Download'),

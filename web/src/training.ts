@@ -14,7 +14,10 @@ class LossChart {
     for (const [k, v] of Object.entries(losses)) {
       if (!Number.isFinite(v)) continue;
       if (!this.series.has(k)) this.series.set(k, []);
-      this.series.get(k)!.push([step, v]);
+      const pts = this.series.get(k)!;
+      // Sample events repeat the latest losses at their own step: keep the curve monotone in steps.
+      if (pts.length && pts[pts.length - 1][0] >= step) continue;
+      pts.push([step, v]);
     }
     this.draw();
   }
