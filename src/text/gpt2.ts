@@ -557,7 +557,7 @@ export class GPT2 extends Module {
       }
     }
 
-    const scores = ws.scoresFor(B * H * T * Tk);
+    const scores = ws.scoresFor(B * H * Math.min(T, ATTN_BLOCK) * Tk);
     for (let l = 0; l < c.nLayer; l++) {
       const Lw = W.layers[l];
       const K = cache.k[l], Vc = cache.v[l];
@@ -580,23 +580,29 @@ export class GPT2 extends Module {
           }
         }
       }
-      // scores (B·H, T, Tk) = q · Kᵀ over the filled columns of the cache.
-      be.matmul(q, K, scores, B * H, T, Tk, D, false, true, T * D, cap * D, T * Tk, false);
-      if (T > 1 || cache.hasPadding) {
-        for (let b = 0; b < B; b++) {
-          const pads = cache.padColumns[b];
-          for (let hh = 0; hh < H; hh++) {
-            for (let t = 0; t < T; t++) {
-              const row = ((b * H + hh) * T + t) * Tk, self = L0 + t;
-              if (self + 1 < Tk) scores.fill(-Infinity, row + self + 1, row + Tk); // causal
-              // Padding keys; a padding query still sees itself, so no row is empty (its output is never used).
-              for (let i = 0; i < pads.length && pads[i] < self; i++) scores[row + pads[i]] = -Infinity;
+      // Queries in blocks: block [t0, t1) only needs keys before L0 + t1 (causal), which skips
+      // about half of a long prompt's attention work and keeps the scores buffer small.
+      for (let t0 = 0; t0 < T; t0 += ATTN_BLOCK) {
+        const m = Math.min(ATTN_BLOCK, T - t0), kLen = L0 + t0 + m;
+        // scores (B·H, m, kLen) = q[t0:t1] · Kᵀ over the first kLen columns of the cache.
+        be.matmul(q.subarray(t0 * D), K, scores, B * H, m, kLen, D, false, true, T * D, cap * D, m * kLen, false);
+        if (m > 1 || cache.hasPadding) {
+          for (let b = 0; b < B; b++) {
+            const pads = cache.padColumns[b];
+            for (let hh = 0; hh < H; hh++) {
+              for (let i = 0; i < m; i++) {
+                const row = ((b * H + hh) * m + i) * kLen, self = L0 + t0 + i;
+                if (self + 1 < kLen) scores.fill(-Infinity, row + self + 1, row + kLen); // causal
+                // Padding keys; a padding query still sees itself, so no row is empty (its output is never used).
+                for (let k = 0; k < pads.length && pads[k] < self; k++) scores[row + pads[k]] = -Infinity;
+              }
             }
           }
         }
+        be.softmaxForward(scores, scores, B * H * m, kLen);
+        // y[:, :, t0:t1] (B·H, m, D) = P · V
+        be.matmul(scores, Vc, y.subarray(t0 * D), B * H, m, D, kLen, false, false, m * kLen, cap * D, T * D, false);
       }
-      be.softmaxForward(scores, scores, B * H * T, Tk);
-      be.matmul(scores, Vc, y, B * H, T, D, Tk, false, false, T * Tk, cap * D, T * D, false); // (B, H, T, D)
       for (let b = 0; b < B; b++) {
         for (let hh = 0; hh < H; hh++) {
           for (let t = 0; t < T; t++) {
@@ -628,6 +634,9 @@ export class GPT2 extends Module {
     return logits;
   }
 }
+
+/** Query rows per attention block in a multi-token (prefill) forward. */
+const ATTN_BLOCK = 64;
 
 /** x[xo..] = row `id` of a packed bf16/int8 table, dequantized, + wpe[po..]. */
 function embedFromPacked(p: PackedLinear, id: number, x: Float32Array, xBits: Uint32Array, xo: number, wpe: Float32Array, po: number): void {

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../src/io/safetensors.js';
+import { Rng } from '../../src/engine/rng.js';
 import { GPT2 } from '../../src/text/gpt2.js';
 import { loadGpt2Checkpoint } from '../../src/text/checkpoint.js';
 import { CheckpointError, ConfigError } from '../../src/errors.js';
@@ -105,6 +106,27 @@ describe('GPT-2 forward parity with PyTorch', () => {
     const alone = model.newCache(1, 16);
     const single = model.forwardCached(alone, padded.slice(11, 16), 5, { allLogits: true });
     expect(maxAbsDiff(single, got.subarray((8 + 3) * V, 16 * V))).toBeLessThan(1e-5);
+  });
+
+  test('long prompts (several attention blocks), padding and chunked prefill equal the training forward', () => {
+    const cfg = { ...model.config, vocabSize: 50, nPositions: 256, nLayer: 2, bosTokenId: null, eosTokenId: null };
+    const m = new GPT2(cfg, { seed: 3 });
+    const L = 150, B = 2, pad = 20;
+    const rng = new Rng(5);
+    const ids = Array.from({ length: B * L }, () => rng.int(50));
+    const mask = ids.map((_, i) => (i >= L && i < L + pad ? 0 : 1));
+    const want = m.forward(ids, B, L, { attentionMask: mask }).logits.data;
+    const got = m.forwardCached(m.newCache(B, 200), ids, L, { attentionMask: mask, allLogits: true });
+    const real = mask.flatMap((v, i) => (v ? [i] : []));
+    expect(maxAbsDiff(got, want, real, 50)).toBeLessThan(1e-4);
+    // the same prompts fed as 100 + 37 + 13 tokens
+    const cache = m.newCache(B, 200);
+    const cut = (a: number[], from: number, to: number) => [...a.slice(from, to), ...a.slice(L + from, L + to)];
+    m.forwardCached(cache, cut(ids, 0, 100), 100, { attentionMask: cut(mask, 0, 100) });
+    m.forwardCached(cache, cut(ids, 100, 137), 37);
+    const last = m.forwardCached(cache, cut(ids, 137, L), 13);
+    expect(maxAbsDiff(last.subarray(0, 50), want.subarray((L - 1) * 50, L * 50))).toBeLessThan(1e-4);
+    expect(maxAbsDiff(last.subarray(50), want.subarray((2 * L - 1) * 50, 2 * L * 50))).toBeLessThan(1e-4);
   });
 
   test('greedy continuation with the KV cache gives PyTorch tokens', () => {
