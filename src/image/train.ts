@@ -4,7 +4,7 @@
  * same data, and loss curves at the end. Usable from the CLI and from a server job
  * (progress events, AbortSignal: an abort saves a checkpoint and returns).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../engine/rng.js';
 import { noGrad, Tensor } from '../engine/tensor.js';
@@ -303,7 +303,7 @@ export async function trainGan(opts: TrainGanOptions, hooks: TrainHooks = {}): P
   await writeSamples();
   checkpoint();
   const curves = path.join(out, 'loss_curves.png');
-  writeFileSync(curves, await lossCurvesPng(history, `aigc image train: ${cfg.preset} on ${data.source}`, metrics));
+  writeFileAtomic(curves, await lossCurvesPng(history, `aigc image train: ${cfg.preset} on ${data.source}`, metrics));
   return {
     out, steps: step, epochs: epoch, aborted, seconds: Math.round(elapsed()),
     frechet: metrics.length ? metrics[metrics.length - 1].frechet : null, lossCurves: curves, lastSample,
