@@ -24,11 +24,14 @@ describe('WorkerModelProvider', () => {
   });
 
   it('an abort stops a running generation in the worker', async () => {
+    // The cancel message follows the request into the worker, which sees it at the generation
+    // loop's first yield (after the first token), however fast the model is.
     const ac = new AbortController();
     let pieces = 0;
-    const run = p.generateText(TEXT_MODEL_ID, input, { ...params, seed: 9 }, () => { if (++pieces === 1) ac.abort(); }, ac.signal);
+    const run = p.generateText(TEXT_MODEL_ID, input, { ...params, seed: 9 }, () => { pieces++; }, ac.signal);
+    ac.abort();
     await expect(run).rejects.toBeInstanceOf(AbortedError);
-    expect(pieces).toBeLessThan(60);
+    expect(pieces).toBeLessThan(5);
     // The worker is still healthy afterwards.
     const after = await p.generateText(TEXT_MODEL_ID, input, { ...params, maxTokens: 4 }, null, new AbortController().signal);
     expect(after.completionTokens).toBeGreaterThan(0);
