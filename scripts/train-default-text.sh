@@ -6,12 +6,12 @@
 #   apt-get install -y bible-kjv && npm run build && scripts/train-default-text.sh
 #
 # STEPS (default 1000) sets the length of the run; OUT (default models/text-default) where the
-# model goes; WORK (default build/text-default) holds the corpus and the checkpoints.
+# model goes; WORK (default tmp/text-default, git-ignored; not build/, which node-gyp rebuilds wipe) holds the corpus and the checkpoints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${STEPS:-1000}
 OUT=${OUT:-models/text-default}
-WORK=${WORK:-build/text-default}
+WORK=${WORK:-tmp/text-default}
 command -v bible >/dev/null || { echo "needs Debian's bible-kjv: apt-get install -y bible-kjv" >&2; exit 2; }
 mkdir -p "$WORK"
 test -f build/Release/aigc_native.node || node scripts/build-native.mjs
@@ -21,7 +21,7 @@ bible -f "Gen1:1-Rev22:21" | awk '{
   match($0, /^[0-9]?[A-Za-z]+[0-9]+:/); ch = substr($0, 1, RLENGTH);
   if (NR > 1 && ch != prev) print "";
   prev = ch; sub(/^[0-9]?[A-Za-z]+[0-9]+:[0-9]+ /, ""); print }' > "$WORK/kjv-all.txt"
-# Held out for validation: the last 640 lines (Revelation 19-22); the rest is training data.
+# Held out for validation: the last 640 lines (2 Peter 1:15 to the end of Revelation); the rest is training data.
 head -n -640 "$WORK/kjv-all.txt" > "$WORK/kjv-train.txt"
 tail -n 640 "$WORK/kjv-all.txt" > "$WORK/kjv-val.txt"
 
