@@ -625,6 +625,11 @@ async function fetchRepoInfo(ctx: Ctx): Promise<RepoInfo> {
     }
     return { sha: info.sha, files };
   } catch (e) {
+    // The model is neither a local directory nor cached, and the hub cannot be asked: to the
+    // user this is an unknown model (exit 2), whatever the network's reason.
+    if (e instanceof NetError) {
+      throw new HubError(`model '${ctx.repoId}' is not a local directory nor in the Hugging Face cache, and ${e.message}`, { code: 'bad_input', cause: e });
+    }
     if (stall.controller.signal.aborted && !(e instanceof HubError)) {
       throw new HubError(`the hub did not answer about '${ctx.repoId}' (${describe(stall.controller.signal.reason)})`, { code: 'internal' });
     }

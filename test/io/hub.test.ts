@@ -419,15 +419,15 @@ describe('hub errors', () => {
     expect(seen.some((s) => s.url.includes('pytorch_model.bin'))).toBe(false);
   });
 
-  it('reports an unreachable endpoint', async () => {
+  it('reports an unknown model when the hub cannot be reached (bad input, exit 2)', async () => {
     const dead = http.createServer();
     await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
     const port = (dead.address() as AddressInfo).port;
     await new Promise((r) => dead.close(r));
     process.env.HF_ENDPOINT = `http://127.0.0.1:${port}`;
     const e = await rejection(resolveModel('tester/tiny'));
-    expect(e.message).toMatch(/cannot reach.*HF_HUB_OFFLINE/);
-    expect(e.code).toBe('internal');
+    expect(e.message).toMatch(/model 'tester\/tiny' is not a local directory nor in the Hugging Face cache, and cannot reach.*HF_HUB_OFFLINE/);
+    expect(e.code).toBe('bad_input');
   });
 });
 
