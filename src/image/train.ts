@@ -63,6 +63,7 @@ export interface TrainGanOptions {
 }
 
 export type TrainEvent =
+  | { type: 'load'; done: number; total: number }
   | { type: 'data'; count: number; skipped: number; source: string; classNames: string[] | null; skippedFiles?: string[] }
   | { type: 'classifier'; testAccuracy?: number; seconds: number; trained: boolean }
   | { type: 'start'; step: number; totalSteps: number; stepsPerEpoch: number; config: GanConfig; resumed: boolean }
@@ -170,7 +171,10 @@ export async function trainGan(opts: TrainGanOptions, hooks: TrainHooks = {}): P
   const base = presetConfig(presetName, { channels: opts.channels ?? resumeMeta?.config.channels, latentDim: opts.latentDim ?? resumeMeta?.config.latentDim, width: opts.width ?? resumeMeta?.config.width });
 
   let data = typeof opts.data === 'string'
-    ? await loadImageData(opts.data, { size: base.imageSize, channels: base.channels as 1 | 3, split: 'train' })
+    ? await loadImageData(opts.data, {
+      size: base.imageSize, channels: base.channels as 1 | 3, split: 'train',
+      onProgress: (done, total) => { if (done % 500 === 0 || done === total) emit({ type: 'load', done, total }); },
+    })
     : await conform(opts.data, base.imageSize, base.channels as 1 | 3);
   if (opts.limit) data = seededSubset(data, opts.limit, seed);
   emit({ type: 'data', count: data.count, skipped: data.skipped, source: data.source, classNames: data.classNames, skippedFiles: data.skippedFiles });

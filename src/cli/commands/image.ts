@@ -69,10 +69,22 @@ export function registerImage(program: Command): void {
               case 'start':
                 note(`${e.resumed ? 'resuming at' : 'starting at'} step ${e.step} of ${e.totalSteps} (${e.stepsPerEpoch} per epoch), preset ${e.config.preset}${e.config.labels ? ', conditional' : ''}`);
                 total = e.totalSteps;
-                bar.start(e.totalSteps, e.step, { epoch: 0, dLoss: '-', gLoss: '-', dReal: '-', dFake: '-', ms: '-' });
-                barOn = true;
+                if (process.stderr.isTTY) {
+                  bar.start(e.totalSteps, e.step, { epoch: 0, dLoss: '-', gLoss: '-', dReal: '-', dFake: '-', ms: '-' });
+                  barOn = true;
+                }
+                break;
+              case 'load':
+                if (process.stderr.isTTY) process.stderr.write(`\rdecoding images: ${e.done}/${e.total}${e.done === e.total ? '\n' : ''}`);
                 break;
               case 'step':
+                if (!process.stderr.isTTY) {
+                  // No terminal (a log file): a plain line now and then instead of a bar.
+                  if (e.step % 50 === 0 || e.step === e.totalSteps) {
+                    process.stderr.write(`step ${e.step}/${e.totalSteps} epoch ${e.epoch}: D ${e.dLoss.toFixed(3)} G ${e.gLoss.toFixed(3)} D(x) ${e.dReal.toFixed(2)} D(G(z)) ${e.dFake.toFixed(2)} ${Math.round(e.ms)} ms/step\n`);
+                  }
+                  break;
+                }
                 if (!barOn) { bar.start(total, e.step); barOn = true; }
                 bar.update(e.step, { epoch: e.epoch, dLoss: e.dLoss.toFixed(3), gLoss: e.gLoss.toFixed(3), dReal: e.dReal.toFixed(2), dFake: e.dFake.toFixed(2), ms: Math.round(e.ms) });
                 break;
