@@ -30,7 +30,7 @@ import {
   BatchNorm2d, BatchNorm, Conv2d, ConvTranspose2d, Flatten as FlattenLayer, Lambda, Linear, Reshape as ReshapeLayer, Sequential,
 } from '../nn/layers.js';
 import type { Layer } from '../nn/module.js';
-import * as A from './activations.js';
+import * as F from '../engine/ops/index.js';
 
 export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'leaky_relu' | 'linear';
 
@@ -57,10 +57,10 @@ function producesScratch(l: Layer | undefined): boolean {
 function activationLayers(name: ActivationName | undefined, alpha = 0.2, inPlace = true): Layer[] {
   switch (name ?? 'linear') {
     case 'linear': return [];
-    case 'relu': return [new Lambda((x) => A.relu(x, inPlace), 'ReLU')];
-    case 'sigmoid': return [new Lambda(A.sigmoid, 'Sigmoid')];
-    case 'tanh': return [new Lambda(A.tanh, 'Tanh')];
-    case 'leaky_relu': return [new Lambda((x) => A.leakyRelu(x, alpha, inPlace), 'LeakyReLU')];
+    case 'relu': return [new Lambda((x) => F.relu(x, { inPlace }), 'ReLU')];
+    case 'sigmoid': return [new Lambda(F.sigmoid, 'Sigmoid')];
+    case 'tanh': return [new Lambda(F.tanh, 'Tanh')];
+    case 'leaky_relu': return [new Lambda((x) => F.leakyRelu(x, alpha, { inPlace }), 'LeakyReLU')];
     default: throw new ConfigError(`unknown activation "${name}" (expected relu, sigmoid, tanh, leaky_relu or linear)`);
   }
 }
