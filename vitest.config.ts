@@ -8,5 +8,6 @@ export default defineConfig({
     // Kernels use both cores; run test files one after another so timings and
     // thread pools do not fight each other.
     fileParallelism: false,
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });
