@@ -67,21 +67,25 @@ export function lmHeadCrossEntropy(x: Tensor, w: Tensor, targets: ArrayLike<numb
   const loss = count ? total / count : 0;
   return makeResult(Float32Array.of(loss), [], [x, w], (g) => {
     const k = count ? g[0] / count : 0;
-    // dL/dlogits = (softmax − onehot) · k, in place in p.
+    // dL/dlogits = (softmax − onehot) · k. The factor k is applied to the small operands
+    // (x for dW, the result for dX) rather than to the M × V buffer: p becomes softmax − onehot
+    // in place (a write per row), and ignored rows are zeroed.
     for (let r = 0; r < M; r++) {
       const o = r * V, t = targets[r];
       if (t === IGNORE_INDEX || k === 0) { p.fill(0, o, o + V); continue; }
-      for (let j = 0; j < V; j++) p[o + j] *= k;
-      p[o + t] -= k;
+      p[o + t] -= 1;
     }
     let gx: Float32Array | null = null, gw: Float32Array | null = null;
     if (x.requiresGrad) {
       gx = new Float32Array(x.size);
       be.matmul(p, w.data, gx, 1, M, C, V, false, false, 0, 0, 0, false);
+      for (let i = 0; i < gx.length; i++) gx[i] *= k;
     }
     if (w.requiresGrad) {
       gw = new Float32Array(w.size);
-      be.matmul(p, x.data, gw, 1, V, C, M, true, false, 0, 0, 0, false);
+      const xk = new Float32Array(x.size);
+      for (let i = 0; i < xk.length; i++) xk[i] = x.data[i] * k;
+      be.matmul(p, xk, gw, 1, V, C, M, true, false, 0, 0, 0, false);
     }
     return [gx, gw];
   });
