@@ -13,7 +13,8 @@ import {
 import { DataError } from '../../src/errors.js';
 import { main } from '../../src/cli/main.js';
 import { BatchSampler, evalBatches } from '../../src/text/train/batches.js';
-import { runTokenizerTrain } from '../../src/text/train/run.js';
+import { prepareData, runTokenizerTrain } from '../../src/text/train/run.js';
+import { trainByteLevelBPE } from '../../src/text/tokenizer/train.js';
 import { ByteLevelBPETokenizer } from '../../src/text/tokenizer/bpe.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aigc-textdata-'));
@@ -163,5 +164,29 @@ describe('aigc text tokenizer train', () => {
     expect(ids.length).toBeLessThan(' the cat sat on the mat'.length); // merges, not only bytes
     expect(ids.some((id) => id >= 256)).toBe(true);
     expect(tok.decode(ids)).toBe(' the cat sat on the mat');
+  });
+});
+
+describe('prepareData', () => {
+  it('tokenizes once: the second run reads the binary cache (with and without --val-data)', () => {
+    const tok = trainByteLevelBPE(['some words and more words, and some more'], 270);
+    const tr = write('pd/train.txt', 'some words and more words. '.repeat(50));
+    const va = write('pd/val.txt', 'more words and some words. '.repeat(10));
+    const root = path.join(tmp, 'pd-cache');
+    for (const valFiles of [undefined, [va]]) {
+      const logs: string[] = [];
+      const a = prepareData([tr], valFiles, tok, 16, 0.1, 1, root, (m) => logs.push(m));
+      const b = prepareData([tr], valFiles, tok, 16, 0.1, 1, root, (m) => logs.push(m));
+      expect(logs[0]).toMatch(/^tokenized .* cached in /);
+      expect(logs[1]).toMatch(/^tokenized data from the cache /);
+      expect(b.cacheDir).toBe(a.cacheDir);
+      expect(Array.from(b.train.tokens)).toEqual(Array.from(a.train.tokens));
+      expect(Array.from(b.val!.segments)).toEqual(Array.from(a.val!.segments));
+      if (valFiles) {
+        // Validation rows come from val.txt: they start with its first tokens.
+        const first = [...evalBatches(b.val!, 1, 16, 0, 1)][0];
+        expect(tok.decode(Array.from(first.ids.subarray(0, 4)))).toBe(tok.decode(tok.encode('more words and some words.').slice(0, 4)));
+      }
+    }
   });
 });

@@ -114,16 +114,32 @@ export function prepareData(
   const key = tokenCacheKey([...files, ...(valFiles ?? [])], tokenizerId(tok), { blockSize, valFraction: valFiles ? null : valFraction, seed, v: 1 });
   const dir = path.join(cacheRoot, key);
   const cached = loadTokenCache(dir);
-  if (cached && !valFiles) return { ...cached, cacheDir: dir };
+  if (cached) {
+    log(`tokenized data from the cache ${dir}`);
+    return { ...cached, cacheDir: dir };
+  }
   let train: TokenizedData, val: TokenizedData | null;
   const t0 = Date.now();
   const docs = readDocuments(files);
   const tokd = tokenizeDocuments(docs, tok);
   if (valFiles) {
-    const vd = readDocuments(valFiles);
-    train = splitTrainVal(tokd, blockSize, 0, tok.vocabSize, seed).train;
-    val = splitTrainVal(tokenizeDocuments(vd, tok), blockSize, 0, tok.vocabSize, seed).train;
-    log(`tokenized ${files.length} training and ${valFiles.length} validation file(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    // One stream: the training tokens, then the validation tokens (segments offset past them).
+    const vd = tokenizeDocuments(readDocuments(valFiles), tok);
+    const tr = splitTrainVal(tokd, blockSize, 0, tok.vocabSize, seed).train;
+    const va = splitTrainVal(vd, blockSize, 0, tok.vocabSize, seed).train;
+    const n = tr.tokens.length;
+    const tokens = new (tr.tokens instanceof Uint16Array ? Uint16Array : Uint32Array)(n + va.tokens.length);
+    tokens.set(tr.tokens);
+    tokens.set(va.tokens, n);
+    const mask = new Uint8Array(n + va.mask.length);
+    mask.set(tr.mask);
+    mask.set(va.mask, n);
+    const vseg = va.segments.slice();
+    for (let i = 0; i < vseg.length; i += 2) vseg[i] += n;
+    train = { tokens, mask, segments: tr.segments, instruction: tr.instruction };
+    val = vseg.length ? { tokens, mask, segments: vseg, instruction: va.instruction } : null;
+    saveTokenCache(dir, { train, val }, [...files, ...valFiles]);
+    log(`tokenized ${files.length} training and ${valFiles.length} validation file(s) (${n} + ${va.tokens.length} tokens) in ${((Date.now() - t0) / 1000).toFixed(1)} s; cached in ${dir}`);
     return { train, val, cacheDir: dir };
   }
   ({ train, val } = splitTrainVal(tokd, blockSize, valFraction, tok.vocabSize, seed));
