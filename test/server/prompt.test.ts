@@ -1,41 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseLabel, StopFilter } from '../../src/server/prompt.js';
+import { parseLabel } from '../../src/server/prompt.js';
 import { readPngText, withPngText } from '../../src/server/png.js';
 import sharp from 'sharp';
-
-describe('StopFilter', () => {
-  const run = (stops: string[], pieces: string[]) => {
-    const f = new StopFilter(stops);
-    let out = '';
-    let stopped = false;
-    for (const p of pieces) {
-      const r = f.push(p);
-      out += r.emit;
-      if (r.stopped) { stopped = true; break; }
-    }
-    if (!stopped) out += f.flush();
-    return { out, stopped };
-  };
-
-  it('cuts before a stop string split across pieces, never emitting part of it', () => {
-    const f = new StopFilter(['\nUser:']);
-    expect(f.push('Hello').emit).toBe('Hello');
-    expect(f.push(' there\nUs').emit).toBe(' there');
-    const r = f.push('er: hi');
-    expect(r).toEqual({ emit: '', stopped: true });
-    expect(run(['END'], ['abc E', 'N', 'D more'])).toEqual({ out: 'abc ', stopped: true });
-  });
-
-  it('releases a held prefix that turns out not to be a stop string', () => {
-    expect(run(['END'], ['abc E', 'NX', 'yz'])).toEqual({ out: 'abc ENXyz', stopped: false });
-    expect(run(['END'], ['abc EN'])).toEqual({ out: 'abc EN', stopped: false });
-    expect(run([], ['a', 'b'])).toEqual({ out: 'ab', stopped: false });
-  });
-
-  it('picks the earliest of several stop strings', () => {
-    expect(run(['b', 'cd'], ['xxcdb'])).toEqual({ out: 'xx', stopped: true });
-  });
-});
 
 describe('parseLabel', () => {
   const digits = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];

@@ -3,7 +3,7 @@
  * from Hugging Face's definitions), sampling, stop strings, beam search on a hand-built Markov
  * model, and the generation loop on the tiny GPT-2 fixture.
  */
-import { describe, expect, test } from 'vitest';
+import { describe, expect, it, test } from 'vitest';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../../src/engine/rng.js';
@@ -268,5 +268,34 @@ describe('generation loop on the GPT-2 fixture', () => {
     const res = await generateTokens(model, [long], opts({ maxNewTokens: 4, truncate: true, doSample: false }));
     expect(res.prompts[0]).toEqual(long.slice(10));
     expect(res.outputs[0][0].tokens).toHaveLength(4);
+  });
+});
+
+describe('StopStringMatcher over streamed pieces', () => {
+  const run = (stops: string[], pieces: string[]) => {
+    const f = new StopStringMatcher(stops);
+    let out = '';
+    let stopped = false;
+    for (const p of pieces) {
+      const r = f.push(p);
+      out += r.text;
+      if (r.stopped) { stopped = true; break; }
+    }
+    if (!stopped) out += f.flush();
+    return { out, stopped };
+  };
+
+  it('cuts before a stop string split across pieces, never emitting part of it', () => {
+    expect(run(['END'], ['abc E', 'N', 'D more'])).toEqual({ out: 'abc ', stopped: true });
+  });
+
+  it('releases a held prefix that turns out not to be a stop string', () => {
+    expect(run(['END'], ['abc E', 'NX', 'yz'])).toEqual({ out: 'abc ENXyz', stopped: false });
+    expect(run(['END'], ['abc EN'])).toEqual({ out: 'abc EN', stopped: false });
+    expect(run([], ['a', 'b'])).toEqual({ out: 'ab', stopped: false });
+  });
+
+  it('picks the earliest of several stop strings', () => {
+    expect(run(['b', 'cd'], ['xxcdb'])).toEqual({ out: 'xx', stopped: true });
   });
 });

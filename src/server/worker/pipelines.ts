@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runTextTrain } from '../../text/train/run.js';
-import { StopFilter } from '../prompt.js';
 import { textGeneration, type GenerationOptions, type TextGenerator } from '../../text/pipeline.js';
+import { StopStringMatcher } from '../../text/generation/stop-strings.js';
 
 // ---- the image pipeline's shape, as the server uses it ----------------------------------------
 
@@ -53,11 +53,11 @@ export class TextEngine {
       return { text: r.text, promptTokens: r.promptTokens, completionTokens: r.completionTokens, finishReason: finish(r) };
     }
     const stream = 'messages' in input ? this.gen.streamChat(input.messages, opts) : this.gen.stream(input.prompt, opts);
-    const filter = new StopFilter(params.stop);
+    const filter = new StopStringMatcher(params.stop);
     let text = '';
     let stopped = false;
     for await (const piece of stream) {
-      const { emit, stopped: hit } = filter.push(piece);
+      const { text: emit, stopped: hit } = filter.push(piece);
       if (emit) { text += emit; onDelta(emit); }
       if (hit) { stopped = true; break; } // leaving the loop cancels generation
     }
