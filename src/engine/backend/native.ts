@@ -5,7 +5,7 @@
  * The addon validates every array (type and minimal length, TypeError otherwise), respects
  * subarray byte offsets, picks AVX-512 / AVX2 / portable code at runtime (AIGC_NATIVE_ISA can
  * force a lower level) and runs on a persistent thread pool (AIGC_THREADS; workers spin
- * AIGC_SPIN_US = 10 µs after a job, then sleep).
+ * AIGC_SPIN_US = 100 µs after a job, then sleep).
  *
  * Numerics: everything computes in fp32 with FMA (the TS reference sums in float64), so results
  * agree to ~1e-6..1e-5 relative to the largest output. linearBf16 widens the bf16 weights to
