@@ -87,7 +87,7 @@ describe('aigc generate', () => {
     const cases: [string[], RegExp][] = [
       [['generate', '--model', FIXTURE, long], /context window is 64 tokens.*--truncate/],
       [['generate', '--model', path.join(FIXTURE, 'nope'), 'hi'], /does not exist/],
-      [['generate', '--model', FIXTURE, '--top-p', '1.5', 'hi'], /--top-p must be between/],
+      [['generate', '--model', FIXTURE, '--top-p', '1.5', 'hi'], /--top-p must be > 0 and <= 1, got 1.5/],
       [['generate', '--model', FIXTURE, '--temperature', '0', 'hi'], /--temperature/],
       [['generate', '--model', FIXTURE, '--dtype', 'fp8', 'hi'], /fp8/],
       [['generate', '--model', FIXTURE, '--num-beams', '2', '--num-return-sequences', '3', 'hi'], /numReturnSequences/],
