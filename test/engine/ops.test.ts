@@ -259,3 +259,26 @@ describe('gradcheck itself', () => {
     expect(() => gradcheck(bad, [randn([5], 1)])).toThrow(/analytic/);
   });
 });
+
+describe('fused LM head + cross-entropy', () => {
+  for (const be of backends) {
+    it(`equals crossEntropy(linear(x, w)) in value and gradients (${be.name})`, () => {
+      setBackend(be);
+      const targets = [3, -100, 0, 6, 6];
+      const x1 = randn([5, 4], 90), w1 = randn([7, 4], 91);
+      const x2 = x1.clone(), w2 = w1.clone();
+      for (const t of [x1, w1, x2, w2]) t.requiresGrad = true;
+      const fused = F.linearCrossEntropy(x1, w1, targets);
+      const plain = F.crossEntropy(F.linear(x2, w2), targets);
+      expect(fused.item()).toBeCloseTo(plain.item(), 5);
+      fused.backward();
+      plain.backward();
+      expectClose(x1.grad!.data, x2.grad!.data, 1e-5);
+      expectClose(w1.grad!.data, w2.grad!.data, 1e-5);
+      gradcheck((x, w) => F.linearCrossEntropy(x, w, [1, 2, -100]), [randn([3, 4], 92), randn([5, 4], 93)]);
+      // a probability that underflows float32 still gives the exact loss
+      const big = F.linearCrossEntropy(Tensor.from([[100, 0]]), Tensor.from([[1, 0], [-1, 0]]), [1]);
+      expect(big.item()).toBeCloseTo(200, 3);
+    });
+  }
+});
