@@ -36,7 +36,7 @@ function broadcastStrides(shape: Shape, out: Shape): number[] {
 }
 
 /** For each output element, the flat index into an input broadcast to `out`. */
-function broadcastIndex(shape: Shape, out: Shape): Int32Array {
+export function broadcastIndex(shape: Shape, out: Shape): Int32Array {
   const n = sizeOf(out);
   const strides = broadcastStrides(shape, out);
   const idx = new Int32Array(n);

@@ -3,6 +3,7 @@
  * a set of axes is done one axis at a time in (outer, n, inner) form.
  */
 import { makeResult, normAxis, sizeOf, Tensor, type Shape } from '../tensor.js';
+import { broadcastIndex } from './elementwise.js';
 
 export interface ReduceOptions {
   /** Keep reduced axes as size 1 (default false). */
@@ -42,31 +43,12 @@ function sumAxis(data: Float32Array, shape: Shape, axis: number): Float32Array {
   return out;
 }
 
-/** Broadcasts a reduced gradient back over the reduced axes. */
+/** Broadcasts a reduced gradient back over the reduced axes (g read with those axes as size 1). */
 function expandOver(g: Float32Array, full: Shape, axes: number[], factor: number): Float32Array {
   const out = new Float32Array(sizeOf(full));
-  // Strides of g within the full index space: 0 on reduced axes.
-  const nd = full.length;
-  const gStrides = new Array(nd).fill(0);
-  let s = 1;
-  for (let d = nd - 1; d >= 0; d--) {
-    if (!axes.includes(d)) {
-      gStrides[d] = s;
-      s *= full[d];
-    }
-  }
-  const counter = new Array(nd).fill(0);
-  let off = 0;
-  for (let i = 0; i < out.length; i++) {
-    out[i] = g[off] * factor;
-    for (let d = nd - 1; d >= 0; d--) {
-      counter[d]++;
-      off += gStrides[d];
-      if (counter[d] < full[d]) break;
-      off -= gStrides[d] * full[d];
-      counter[d] = 0;
-    }
-  }
+  if (g.length === 1) return out.fill(g[0] * factor);
+  const idx = broadcastIndex(full.map((d, i) => (axes.includes(i) ? 1 : d)), full);
+  for (let i = 0; i < out.length; i++) out[i] = g[idx[i]] * factor;
   return out;
 }
 
