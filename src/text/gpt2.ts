@@ -472,6 +472,18 @@ export class GPT2 extends Module {
    * real tokens, as Hugging Face generate() does.
    */
   forward(ids: ArrayLike<number>, B: number, T: number, opts: ForwardOptions = {}): { logits: Tensor; loss: Tensor | null } {
+    const x = this.hidden(ids, B, T, opts); // (B, T, C)
+    const logits = F.linear(x, this.wte.weight); // (B, T, V)
+    const loss = opts.targets ? F.crossEntropy(F.reshape(logits, [B * T, this.config.vocabSize]), opts.targets, { ignoreIndex: -1 }) : null;
+    return { logits, loss };
+  }
+
+  /**
+   * The final hidden states ln_f(blocks(wte[ids] + wpe[pos])), (B, T, C): the training forward
+   * up to the LM head. `tokens` (B, T, C) replaces the token-embedding lookup, for a trainer that
+   * keeps the table's gradient out of the graph.
+   */
+  hidden(ids: ArrayLike<number>, B: number, T: number, opts: { attentionMask?: ArrayLike<number>; tokens?: Tensor } = {}): Tensor {
     const c = this.config;
     if (this.inferenceOnly) throw new ConfigError('GPT2.forward: this model was loaded inference-only (no float32 weights); load it without inferenceOnly to train');
     if (ids.length !== B * T) throw new ConfigError(`GPT2.forward: ${ids.length} ids do not fit B=${B} × T=${T}`);
@@ -482,12 +494,9 @@ export class GPT2 extends Module {
       let p = 0;
       for (let t = 0; t < T; t++) pos[b * T + t] = mask && mask[b * T + t] === 0 ? 1 : p++;
     }
-    let x = F.add(this.wte.lookup(ids, [B, T]), this.wpe.lookup(pos, [B, T])); // (B, T, C)
+    let x = F.add(opts.tokens ?? this.wte.lookup(ids, [B, T]), this.wpe.lookup(pos, [B, T])); // (B, T, C)
     for (const block of this.h) x = block.forward(x, mask);
-    x = this.ln_f.forward(x);
-    const logits = F.linear(x, this.wte.weight); // (B, T, V)
-    const loss = opts.targets ? F.crossEntropy(F.reshape(logits, [B * T, c.vocabSize]), opts.targets, { ignoreIndex: -1 }) : null;
-    return { logits, loss };
+    return this.ln_f.forward(x);
   }
 
   // ---- cached inference forward ------------------------------------------------------------

@@ -1,7 +1,7 @@
 /**
- * The training forward of GPT-2 used by the trainer: the model's own modules (gpt2.ts: wte,
- * wpe, blocks, ln_f) with the engine's fused LM head + cross-entropy (F.linearCrossEntropy) at
- * the end: GPT2.forward would materialise the B·T × V logits and then cross-entropy's softmax
+ * The training forward of GPT-2 used by the trainer: the model's hidden states (GPT2.hidden)
+ * with the engine's fused LM head + cross-entropy (F.linearCrossEntropy) at the end:
+ * GPT2.forward would materialise the B·T × V logits and then cross-entropy's softmax
  * and gradient buffers of the same size, the largest tensors of a step. The loss and gradients
  * are the same (the PyTorch parity test checks it).
  */
@@ -53,14 +53,8 @@ function noGradView(t: Tensor): Tensor {
  * Call `finish()` after `loss.backward()` (it adds the token-embedding gradient).
  */
 export function trainingLoss(model: GPT2, ids: ArrayLike<number>, B: number, T: number, targets: ArrayLike<number>): { loss: Tensor; finish: () => void } {
-  const c = model.config;
   if (ids.length !== B * T || targets.length !== B * T) throw new ConfigError(`training batch: ${ids.length} ids / ${targets.length} targets do not fit B=${B} × T=${T}`);
-  if (T > c.nPositions) throw new ConfigError(`training batch: ${T} tokens exceed the context window of ${c.nPositions}`);
-  const pos = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = t;
   const tok = embeddingSparseGrad(model.wte.weight, ids, [B, T]);
-  let x = F.add(tok.out, model.wpe.lookup(pos, [B, T]));
-  for (const block of model.h) x = block.forward(x, null);
-  x = model.ln_f.forward(x);
+  const x = model.hidden(ids, B, T, { tokens: tok.out }); // (B, T, C)
   return { loss: F.linearCrossEntropy(x, model.wte.weight, targets, { ignoreIndex: IGNORE_INDEX }), finish: tok.finish };
 }
