@@ -52,31 +52,27 @@ function expandOver(g: Float32Array, full: Shape, axes: number[], factor: number
   return out;
 }
 
-export function sum(a: Tensor, axes?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
-  const ax = axesOf(a, axes, 'sum');
+/** Σ over axes, times factor (1 for sum, 1/count for mean); backward spreads g·factor. */
+function scaledSum(a: Tensor, ax: number[], keepDim: boolean, factor: number): Tensor {
   let data = a.data;
-  let shape: number[] = [...a.shape];
+  const shape: number[] = [...a.shape];
   // Reduce the highest axis first so lower axis indices stay valid.
   for (let i = ax.length - 1; i >= 0; i--) {
     data = sumAxis(data, shape, ax[i]);
     shape[ax[i]] = 1;
   }
   if (ax.length === 0) data = data.slice();
-  shape = reducedShape(a.shape, ax, !!opts.keepDim);
-  return makeResult(data, shape, [a], (g) => [expandOver(g, a.shape, ax, 1)]);
+  if (factor !== 1) for (let i = 0; i < data.length; i++) data[i] *= factor;
+  return makeResult(data, reducedShape(a.shape, ax, keepDim), [a], (g) => [expandOver(g, a.shape, ax, factor)]);
+}
+
+export function sum(a: Tensor, axes?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
+  return scaledSum(a, axesOf(a, axes, 'sum'), !!opts.keepDim, 1);
 }
 
 export function mean(a: Tensor, axes?: number | readonly number[], opts: ReduceOptions = {}): Tensor {
   const ax = axesOf(a, axes, 'mean');
-  const count = ax.reduce((n, i) => n * a.shape[i], 1);
-  const s = sum(a, ax, opts);
-  const inv = 1 / count;
-  for (let i = 0; i < s.data.length; i++) s.data[i] *= inv;
-  if (s.node) {
-    // Replace sum's backward: mean spreads g/count.
-    s.node.backward = (g) => [expandOver(g, a.shape, ax, inv)];
-  }
-  return s;
+  return scaledSum(a, ax, !!opts.keepDim, 1 / ax.reduce((n, i) => n * a.shape[i], 1));
 }
 
 /** Maximum over one axis; the gradient flows to the (first) arg-max. */
