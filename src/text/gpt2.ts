@@ -18,7 +18,7 @@ import type { Backend } from '../engine/backend/types.js';
 import { Rng } from '../engine/rng.js';
 import { noGrad, Tensor } from '../engine/tensor.js';
 import { ConfigError } from '../errors.js';
-import { encodeF32ToBF16 } from '../io/safetensors.js';
+import { encodeF32ToBF16 } from '../engine/half.js';
 import { Module } from '../nn/module.js';
 import { loadGpt2Checkpoint, type LoadedCheckpoint } from './checkpoint.js';
 

@@ -3,18 +3,12 @@
  * fallback where the addon cannot load. Written for clarity first; loops are ordered so that
  * the innermost one walks memory contiguously, which is most of what makes plain JS fast.
  */
+import { bf16BitsToF32 } from '../half.js';
 import type { Backend, ConvGeometry } from './types.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
 
-/** bf16 bits -> float32, by placing them in the high half of a float32. */
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-export function bf16ToFloat(bits: number): number {
-  u32[0] = bits << 16;
-  return f32[0];
-}
 
 function matmul(
   a: Float32Array, b: Float32Array, c: Float32Array,
@@ -56,7 +50,7 @@ function matmul(
 function linearBf16(x: Float32Array, w: Uint16Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void {
   const wf = new Float32Array(k);
   for (let j = 0; j < n; j++) {
-    for (let p = 0; p < k; p++) wf[p] = bf16ToFloat(w[j * k + p]);
+    for (let p = 0; p < k; p++) wf[p] = bf16BitsToF32(w[j * k + p]);
     for (let i = 0; i < m; i++) {
       let s = bias ? bias[j] : 0;
       for (let p = 0; p < k; p++) s += x[i * k + p] * wf[p];
