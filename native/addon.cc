@@ -181,8 +181,10 @@ napi_value LinearImpl(napi_env env, napi_callback_info info, int wtype) {
     return nullptr;
   }
   const float* x = A.f32(0, "x", m * k);
-  const void* w = wtype == 0 ? A.arr(1, napi_uint16_array, "Uint16Array", "w", n * k, false)
-                             : A.arr(1, napi_int8_array, "Int8Array", "w", n * k, false);
+  // w is in row-panel layout (src/engine/panels.ts): N rounded up to 8 rows, K to 64 bytes.
+  const int64_t ch = wtype == 0 ? 32 : 64, wlen = (n + 7) / 8 * 8 * ((k + ch - 1) / ch * ch);
+  const void* w = wtype == 0 ? A.arr(1, napi_uint16_array, "Uint16Array", "w", wlen, false)
+                             : A.arr(1, napi_int8_array, "Int8Array", "w", wlen, false);
   const float* scales = wtype == 1 ? A.f32(2, "scales", n) : nullptr;
   const float* bias = A.f32(2 + o, "bias", n, true);
   float* y = A.f32(3 + o, "y", m * n);

@@ -18,7 +18,8 @@ import type { Backend } from '../engine/backend/types.js';
 import { Rng } from '../engine/rng.js';
 import { noGrad, Tensor } from '../engine/tensor.js';
 import { ConfigError } from '../errors.js';
-import { encodeF32ToBF16 } from '../engine/half.js';
+import { bf16BitsToF32, encodeF32ToBF16 } from '../engine/half.js';
+import { panelRow, toPanels } from '../engine/panels.js';
 import { Module } from '../nn/module.js';
 import { loadGpt2Checkpoint, type LoadedCheckpoint } from './checkpoint.js';
 
@@ -217,7 +218,11 @@ export interface CachedForwardOptions {
 // -------------------------------------------------------------------------------------------
 // Inference weights and buffers
 
-/** One linear layer as the inference path holds it: W [out, in] in one of three formats. */
+/**
+ * One linear layer as the inference path holds it: W [out, in] as fp32 (row-major, shared with
+ * the parameter), or bf16 / int8 in the row-panel layout the backend's linear kernels stream
+ * (engine/panels.ts).
+ */
 interface PackedLinear {
   out: number;
   in: number;
@@ -230,7 +235,7 @@ interface PackedLinear {
 
 function packLinear(w: Float32Array, bias: Float32Array | null, out: number, inF: number, dtype: WeightDtype): PackedLinear {
   if (dtype === 'fp32') return { out, in: inF, bias, f32: w };
-  if (dtype === 'bf16') return { out, in: inF, bias, bf16: encodeF32ToBF16(w) };
+  if (dtype === 'bf16') return { out, in: inF, bias, bf16: toPanels(encodeF32ToBF16(w), out, inF) };
   // int8: symmetric per output row, scale = max|w| / 127.
   const i8 = new Int8Array(out * inF);
   const scales = new Float32Array(out);
@@ -243,7 +248,7 @@ function packLinear(w: Float32Array, bias: Float32Array | null, out: number, inF
     const inv = 1 / s;
     for (let c = 0; c < inF; c++) i8[o + c] = Math.round(w[o + c] * inv);
   }
-  return { out, in: inF, bias, i8, scales };
+  return { out, in: inF, bias, i8: toPanels(i8, out, inF), scales };
 }
 
 /** y (m × out) = x (m × in) · Wᵀ + bias, on the backend kernels. */
@@ -276,7 +281,6 @@ interface PackedModel {
 class Workspace {
   rows = 0;
   x!: Float32Array; // (rows, C) residual stream
-  xBits!: Uint32Array; // x's bits, to expand bf16 embedding rows in place
   h!: Float32Array; // (rows, C) normalised
   qkv!: Float32Array; // (rows, 3C)
   att!: Float32Array; // (rows, C) attention output, heads merged
@@ -294,7 +298,6 @@ class Workspace {
     const C = cfg.nEmbd;
     this.rows = rows;
     this.x = new Float32Array(rows * C);
-    this.xBits = new Uint32Array(this.x.buffer);
     this.h = new Float32Array(rows * C);
     this.qkv = new Float32Array(rows * 3 * C);
     this.att = new Float32Array(rows * C);
@@ -562,7 +565,7 @@ export class GPT2 extends Module {
         if (!real) { cache.hasPadding = true; cache.padColumns[b].push(L0 + t); }
         const xo = r * C, eo = id * C, po = p * C;
         if (wte.length) for (let j = 0; j < C; j++) x[xo + j] = wte[eo + j] + wpe[po + j];
-        else embedFromPacked(W.lmHead, id, x, ws.xBits, xo, wpe, po);
+        else embedFromPacked(W.lmHead, id, x, xo, wpe, po);
       }
     }
 
@@ -648,14 +651,15 @@ export class GPT2 extends Module {
 const ATTN_BLOCK = 64;
 
 /** x[xo..] = row `id` of a packed bf16/int8 table, dequantized, + wpe[po..]. */
-function embedFromPacked(p: PackedLinear, id: number, x: Float32Array, xBits: Uint32Array, xo: number, wpe: Float32Array, po: number): void {
-  const C = p.in, o = id * C;
+function embedFromPacked(p: PackedLinear, id: number, x: Float32Array, xo: number, wpe: Float32Array, po: number): void {
+  const C = p.in, row = x.subarray(xo, xo + C);
   if (p.bf16) {
-    for (let j = 0; j < C; j++) xBits[xo + j] = p.bf16[o + j] << 16;
-    for (let j = 0; j < C; j++) x[xo + j] += wpe[po + j];
+    panelRow(p.bf16, id, C, row); // the bf16 bits, as numbers
+    for (let j = 0; j < C; j++) row[j] = bf16BitsToF32(row[j]) + wpe[po + j];
   } else {
     const s = p.scales![id];
-    for (let j = 0; j < C; j++) x[xo + j] = p.i8![o + j] * s + wpe[po + j];
+    panelRow(p.i8!, id, C, row);
+    for (let j = 0; j < C; j++) row[j] = row[j] * s + wpe[po + j];
   }
 }
 

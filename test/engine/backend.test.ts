@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tsBackend } from '../../src/engine/backend/ts.js';
+import { toPanels } from '../../src/engine/panels.js';
 import type { ConvGeometry } from '../../src/engine/backend/types.js';
 import { loadNativeBackend, type NativeBackend, type NativeIsa } from '../../src/engine/backend/native.js';
 
@@ -175,7 +176,7 @@ function runSuite(isa: NativeIsa | 'default'): void {
 
   it('linearBf16 and linearInt8 against the reference on the same quantized weights', () => {
     let seed = 100;
-    for (const m of [1, 3, 8, 9, 40]) {
+    for (const m of [1, 2, 3, 5, 8, 9, 40]) {
       for (const [n, k] of [[1, 1], [7, 13], [64, 64], [130, 100], [300, 768]]) {
         for (const withBias of [false, true]) {
           const x = randn(m * k, seed++);
@@ -186,11 +187,12 @@ function runSuite(isa: NativeIsa | 'default'): void {
           const scales = randn(n, seed++, 0.01).map(Math.abs);
           const bias = withBias ? randn(n, seed++) : null;
           const want = new Float32Array(m * n), got = view(new Float32Array(m * n));
-          ts.linearBf16(x, wb, bias, want, m, n, k);
-          nb.linearBf16(view(x), wb, bias, got, m, n, k);
+          const wbp = toPanels(wb, n, k), wip = toPanels(wi, n, k);
+          ts.linearBf16(x, wbp, bias, want, m, n, k);
+          nb.linearBf16(view(x), wbp, bias, got, m, n, k);
           close(got, want, 1e-4, `linearBf16 m${m} n${n} k${k}`);
-          ts.linearInt8(x, wi, scales, bias, want, m, n, k);
-          nb.linearInt8(view(x), wi, view(scales), bias, got, m, n, k);
+          ts.linearInt8(x, wip, scales, bias, want, m, n, k);
+          nb.linearInt8(view(x), wip, view(scales), bias, got, m, n, k);
           close(got, want, 1e-4, `linearInt8 m${m} n${n} k${k}`);
         }
       }
@@ -324,7 +326,7 @@ describe.skipIf(!native)('native backend', () => {
     expect(() => nb.matmul(a.subarray(1), b, new Float32Array(4), 1, 2, 2, 3, false, false, 0, 0, 0, false)).toThrow(TypeError);
     expect(() => nb.matmul(a, b, new Float32Array(8), 2, 2, 2, 3, false, false, 6, 1, 4, false)).toThrow(/matmul: a is too short/);
     expect(() => nb.linearBf16(new Float32Array(4), new Uint16Array(7), null, new Float32Array(2), 1, 2, 4)).toThrow(/linearBf16: w is too short/);
-    expect(() => nb.linearInt8(new Float32Array(4), new Int8Array(8), new Float32Array(1), null, new Float32Array(2), 1, 2, 4)).toThrow(/linearInt8: scales is too short/);
+    expect(() => nb.linearInt8(new Float32Array(4), new Int8Array(512), new Float32Array(1), null, new Float32Array(2), 1, 2, 4)).toThrow(/linearInt8: scales is too short/);
     expect(() => nb.geluForward(new Float32Array(5), new Float32Array(4))).toThrow(/geluForward: y is too short/);
     expect(() => nb.softmaxForward(new Float64Array(4) as unknown as Float32Array, new Float32Array(4), 2, 2)).toThrow(/softmaxForward: x must be a Float32Array/);
     const g = geomSym(1, 2, 4, 4, 3, 3, 3, 1, 1);

@@ -4,6 +4,7 @@
  * the innermost one walks memory contiguously, which is most of what makes plain JS fast.
  */
 import { bf16BitsToF32 } from '../half.js';
+import { panelRow } from '../panels.js';
 import type { Backend, ConvGeometry } from './types.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -48,9 +49,10 @@ function matmul(
 }
 
 function linearBf16(x: Float32Array, w: Uint16Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void {
-  const wf = new Float32Array(k);
+  const bits = new Uint16Array(k), wf = new Float32Array(k);
   for (let j = 0; j < n; j++) {
-    for (let p = 0; p < k; p++) wf[p] = bf16BitsToF32(w[j * k + p]);
+    panelRow(w, j, k, bits);
+    for (let p = 0; p < k; p++) wf[p] = bf16BitsToF32(bits[p]);
     for (let i = 0; i < m; i++) {
       let s = bias ? bias[j] : 0;
       for (let p = 0; p < k; p++) s += x[i * k + p] * wf[p];
@@ -60,11 +62,12 @@ function linearBf16(x: Float32Array, w: Uint16Array, bias: Float32Array | null, 
 }
 
 function linearInt8(x: Float32Array, w: Int8Array, scales: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void {
+  const wj = new Int8Array(k);
   for (let j = 0; j < n; j++) {
-    const wj = j * k;
+    panelRow(w, j, k, wj);
     for (let i = 0; i < m; i++) {
       let s = 0;
-      for (let p = 0; p < k; p++) s += x[i * k + p] * w[wj + p];
+      for (let p = 0; p < k; p++) s += x[i * k + p] * wj[p];
       y[i * n + j] = s * scales[j] + (bias ? bias[j] : 0);
     }
   }

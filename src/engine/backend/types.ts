@@ -51,10 +51,16 @@ export interface Backend {
     accumulate: boolean,
   ): void;
 
-  /** y (M×N) = x (M×K) · Wᵀ + bias, W given as bf16 bits [N, K] (Uint16Array). bias may be null. */
+  /**
+   * y (M×N) = x (M×K) · Wᵀ + bias, W [N, K] given as bf16 bits (Uint16Array) in row-panel
+   * layout (engine/panels.ts: toPanels). bias may be null.
+   */
   linearBf16(x: Float32Array, w: Uint16Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
 
-  /** y (M×N) = x (M×K) · (Wq · scale)ᵀ + bias, W given as int8 [N, K] with one float scale per row. */
+  /**
+   * y (M×N) = x (M×K) · (Wq · scale)ᵀ + bias, Wq [N, K] given as int8 in row-panel layout
+   * (engine/panels.ts: toPanels), with one float scale per row.
+   */
   linearInt8(x: Float32Array, w: Int8Array, scales: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
 
   /** y = conv2d(x, w) + bias (bias per output channel, may be null). Sets y. */
