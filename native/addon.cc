@@ -170,9 +170,12 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// wtype: 0 = bf16, 1 = int8 (+ per-row scales), 2 = fp32; w in row-panel layout.
 napi_value LinearImpl(napi_env env, napi_callback_info info, int wtype) {
-  const char* kname = wtype == 0 ? "linearBf16" : "linearInt8";
-  const int o = wtype == 0 ? 0 : 1;  // int8 has the extra scales argument
+  static const char* const kNames[3] = {"linearBf16", "linearInt8", "linearF32"};
+  static const int64_t kBytes[3] = {2, 1, 4};
+  const char* kname = kNames[wtype];
+  const int o = wtype == 1 ? 1 : 0;  // int8 has the extra scales argument
   Args A(env, info, kname, 7 + o);
   int64_t m = A.integer(4 + o, "m"), n = A.integer(5 + o, "n"), k = A.integer(6 + o, "k");
   if (!A.ok) return nullptr;
@@ -182,9 +185,10 @@ napi_value LinearImpl(napi_env env, napi_callback_info info, int wtype) {
   }
   const float* x = A.f32(0, "x", m * k);
   // w is in row-panel layout (src/engine/panels.ts): N rounded up to 8 rows, K to 64 bytes.
-  const int64_t ch = wtype == 0 ? 32 : 64, wlen = (n + 7) / 8 * 8 * ((k + ch - 1) / ch * ch);
-  const void* w = wtype == 0 ? A.arr(1, napi_uint16_array, "Uint16Array", "w", wlen, false)
-                             : A.arr(1, napi_int8_array, "Int8Array", "w", wlen, false);
+  const int64_t ch = 64 / kBytes[wtype], wlen = (n + 7) / 8 * 8 * ((k + ch - 1) / ch * ch);
+  const void* w = wtype == 0   ? A.arr(1, napi_uint16_array, "Uint16Array", "w", wlen, false)
+                  : wtype == 1 ? A.arr(1, napi_int8_array, "Int8Array", "w", wlen, false)
+                               : A.f32(1, "w", wlen);
   const float* scales = wtype == 1 ? A.f32(2, "scales", n) : nullptr;
   const float* bias = A.f32(2 + o, "bias", n, true);
   float* y = A.f32(3 + o, "y", m * n);
@@ -196,6 +200,7 @@ napi_value LinearImpl(napi_env env, napi_callback_info info, int wtype) {
 }
 napi_value LinearBf16(napi_env env, napi_callback_info info) { return LinearImpl(env, info, 0); }
 napi_value LinearInt8(napi_env env, napi_callback_info info) { return LinearImpl(env, info, 1); }
+napi_value LinearF32(napi_env env, napi_callback_info info) { return LinearImpl(env, info, 2); }
 
 // Geometry comes as an Int32Array (or any numeric typed array read through doubles is not
 // supported: the TS glue always passes an Int32Array of 13 values).
@@ -444,6 +449,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   const Fn fns[] = {
       {"matmul", Matmul},
       {"linearBf16", LinearBf16},
+      {"linearF32", LinearF32},
       {"linearInt8", LinearInt8},
       {"conv2dForward", ConvForward},
       {"conv2dBackwardInput", ConvBackwardInput},

@@ -16,7 +16,8 @@ struct MatmulArgs {
   bool accumulate;
 };
 
-// wtype: 0 = bf16 (uint16 bits), 1 = int8 with per-row scales.
+// wtype: 0 = bf16 (uint16 bits), 1 = int8 with per-row scales, 2 = fp32; w in row-panel layout
+// (src/engine/panels.ts).
 struct LinearArgs {
   const float* x; const void* w; const float* scales; const float* bias; float* y;
   long m, n, k;

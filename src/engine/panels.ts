@@ -1,9 +1,9 @@
 /**
- * Row panels: the weight layout of the inference linear kernels (Backend.linearBf16 and
- * Backend.linearInt8).
+ * Row panels: the weight layout of the inference linear kernels (Backend.linearF32,
+ * linearBf16 and linearInt8).
  *
  * W [N, K] (nn.Linear's [out, in]) is cut into panels of PANEL_ROWS = 8 rows, and each row's K
- * into chunks of 64 bytes (CH = 64 int8 or 32 bf16 elements). Within a panel the 8 rows' first
+ * into chunks of 64 bytes (CH = 64 int8, 32 bf16 or 16 fp32 elements). Within a panel the 8 rows' first
  * chunks come one after another, then their second chunks, and so on:
  *
  *   offset(j, p) = (j >> 3)·8·Kp + ⌊p / CH⌋·8·CH + (j & 7)·CH + p mod CH,   Kp = K rounded up to CH
@@ -17,7 +17,7 @@
 export const PANEL_ROWS = 8;
 export const PANEL_BYTES = 64;
 
-type PanelArray = Int8Array | Uint16Array;
+type PanelArray = Int8Array | Uint16Array | Float32Array;
 
 /** Elements per chunk for an element of `bytes` bytes (64 for int8, 32 for bf16). */
 export function panelChunk(bytes: number): number {

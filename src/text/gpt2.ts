@@ -81,7 +81,7 @@ function paramMaker(rng: Rng, weights: Map<string, Float32Array> | undefined, pa
 
 /** x · Wᵀ + b with W [out, in] (Hugging Face's Conv1D, transposed at load). */
 class GLinear extends Module {
-  weight: Tensor; // (out, in); (0, in) once packed by an inference-only bf16/int8 model
+  weight: Tensor; // (out, in); (0, in) once packed by an inference-only model
   bias: Tensor; // (out)
   /** Set by inference-only models. */
   packed: PackedLinear | null = null;
@@ -90,8 +90,8 @@ class GLinear extends Module {
     this.weight = make(`${name}.weight`, [outFeatures, inFeatures], std);
     this.bias = make(`${name}.bias`, [outFeatures], 'zeros');
     if (make.packNow) {
-      this.packed = packLinear(this.weight.data, this.bias.data, outFeatures, inFeatures, make.packNow);
-      if (make.packNow !== 'fp32') this.weight = new Tensor(new Float32Array(0), [0, inFeatures]);
+      this.packed = packLinear(this.weight.data, this.bias.data, outFeatures, inFeatures, make.packNow, false);
+      this.weight = new Tensor(new Float32Array(0), [0, inFeatures]);
     }
   }
 
@@ -219,22 +219,24 @@ export interface CachedForwardOptions {
 // Inference weights and buffers
 
 /**
- * One linear layer as the inference path holds it: W [out, in] as fp32 (row-major, shared with
- * the parameter), or bf16 / int8 in the row-panel layout the backend's linear kernels stream
- * (engine/panels.ts).
+ * One linear layer as the inference path holds it: W [out, in] in the row-panel layout the
+ * backend's linear kernels stream (engine/panels.ts) as fp32, bf16 or int8 — or, for an fp32
+ * model that can still train, the parameter itself (row-major, shared, run by matmul).
  */
 interface PackedLinear {
   out: number;
   in: number;
   bias: Float32Array | null;
+  f32Shared?: Float32Array;
   f32?: Float32Array;
   bf16?: Uint16Array;
   i8?: Int8Array;
   scales?: Float32Array;
 }
 
-function packLinear(w: Float32Array, bias: Float32Array | null, out: number, inF: number, dtype: WeightDtype): PackedLinear {
-  if (dtype === 'fp32') return { out, in: inF, bias, f32: w };
+/** Packs W [out, in] as `dtype`; `share` keeps an fp32 W as the given array (no copy). */
+function packLinear(w: Float32Array, bias: Float32Array | null, out: number, inF: number, dtype: WeightDtype, share: boolean): PackedLinear {
+  if (dtype === 'fp32') return share ? { out, in: inF, bias, f32Shared: w } : { out, in: inF, bias, f32: toPanels(w, out, inF) };
   if (dtype === 'bf16') return { out, in: inF, bias, bf16: toPanels(encodeF32ToBF16(w), out, inF) };
   // int8: symmetric per output row, scale = max|w| / 127.
   const i8 = new Int8Array(out * inF);
@@ -253,9 +255,11 @@ function packLinear(w: Float32Array, bias: Float32Array | null, out: number, inF
 
 /** y (m × out) = x (m × in) · Wᵀ + bias, on the backend kernels. */
 function runLinear(be: Backend, p: PackedLinear, x: Float32Array, y: Float32Array, m: number): void {
-  if (p.f32) {
+  if (p.f32Shared) {
     if (p.bias) for (let i = 0; i < m; i++) y.set(p.bias, i * p.out);
-    be.matmul(x, p.f32, y, 1, m, p.out, p.in, false, true, 0, 0, 0, p.bias !== null);
+    be.matmul(x, p.f32Shared, y, 1, m, p.out, p.in, false, true, 0, 0, 0, p.bias !== null);
+  } else if (p.f32) {
+    be.linearF32(x, p.f32, p.bias, y, m, p.out, p.in);
   } else if (p.bf16) {
     be.linearBf16(x, p.bf16, p.bias, y, m, p.out, p.in);
   } else {
@@ -424,9 +428,9 @@ export class GPT2 extends Module {
     const c = config;
     this.wte = new GEmbedding(make, 'wte', c.vocabSize, c.nEmbd, 0.02);
     if (this.inferenceOnly) {
-      this.lmHeadPacked = packLinear(this.wte.weight.data, null, c.vocabSize, c.nEmbd, this.dtypeWanted);
+      this.lmHeadPacked = packLinear(this.wte.weight.data, null, c.vocabSize, c.nEmbd, this.dtypeWanted, false);
       // The embedding lookup then reads (and dequantizes) rows of the packed LM head.
-      if (this.dtypeWanted !== 'fp32') this.wte.weight = new Tensor(new Float32Array(0), [0, c.nEmbd]);
+      this.wte.weight = new Tensor(new Float32Array(0), [0, c.nEmbd]);
     }
     this.wpe = new GEmbedding(make, 'wpe', c.nPositions, c.nEmbd, 0.02);
     this.h = Array.from({ length: c.nLayer }, (_, i) => new Block(make, c, i));
@@ -461,7 +465,8 @@ export class GPT2 extends Module {
 
   /**
    * Drops the packed inference weights, so the next cached forward re-reads the parameters.
-   * Call after changing parameters when dtype is bf16/int8 (fp32 packing shares the tensors).
+   * Call after changing parameters when dtype is bf16/int8 (an fp32 model that can train runs on
+   * its parameters directly).
    */
   invalidateInferenceWeights(): void {
     this.packed = null;
@@ -516,7 +521,7 @@ export class GPT2 extends Module {
   private packedWeights(): PackedModel {
     if (this.packed && this.packed.dtype === this.dtypeWanted) return this.packed;
     const c = this.config, dt = this.dtypeWanted;
-    const lin = (l: GLinear) => l.packed ?? packLinear(l.weight.data, l.bias.data, l.outFeatures, l.inFeatures, dt);
+    const lin = (l: GLinear) => l.packed ?? packLinear(l.weight.data, l.bias.data, l.outFeatures, l.inFeatures, dt, true);
     this.packed = {
       dtype: dt,
       layers: this.h.map((b) => ({
@@ -526,7 +531,7 @@ export class GPT2 extends Module {
         fc: lin(b.mlp.c_fc), fc2: lin(b.mlp.c_proj),
       })),
       lnfG: this.ln_f.weight.data, lnfB: this.ln_f.bias.data,
-      lmHead: this.lmHeadPacked ?? packLinear(this.wte.weight.data, null, c.vocabSize, c.nEmbd, dt),
+      lmHead: this.lmHeadPacked ?? packLinear(this.wte.weight.data, null, c.vocabSize, c.nEmbd, dt, true),
     };
     return this.packed;
   }
@@ -650,16 +655,19 @@ export class GPT2 extends Module {
 /** Query rows per attention block in a multi-token (prefill) forward. */
 const ATTN_BLOCK = 64;
 
-/** x[xo..] = row `id` of a packed bf16/int8 table, dequantized, + wpe[po..]. */
+/** x[xo..] = row `id` of a packed LM head (the tied token embedding), dequantized, + wpe[po..]. */
 function embedFromPacked(p: PackedLinear, id: number, x: Float32Array, xo: number, wpe: Float32Array, po: number): void {
   const C = p.in, row = x.subarray(xo, xo + C);
   if (p.bf16) {
     panelRow(p.bf16, id, C, row); // the bf16 bits, as numbers
     for (let j = 0; j < C; j++) row[j] = bf16BitsToF32(row[j]) + wpe[po + j];
-  } else {
+  } else if (p.i8) {
     const s = p.scales![id];
-    panelRow(p.i8!, id, C, row);
+    panelRow(p.i8, id, C, row);
     for (let j = 0; j < C; j++) row[j] = row[j] * s + wpe[po + j];
+  } else {
+    panelRow(p.f32!, id, C, row);
+    for (let j = 0; j < C; j++) row[j] += wpe[po + j];
   }
 }
 

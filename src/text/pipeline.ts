@@ -114,8 +114,9 @@ export async function textGeneration(model?: string, opts: TextGenerationLoadOpt
     dir = await resolveModel(model, { revision: opts.revision, cacheDir: opts.cacheDir, offline: opts.offline, onProgress: opts.onProgress });
   }
   const ckpt = loadGpt2Checkpoint(dir);
-  // bf16/int8 generators convert as they load and keep no float32 copy (gen.model cannot train then).
-  const gpt2 = GPT2.fromCheckpoint(ckpt, { dtype: opts.dtype, inferenceOnly: (opts.dtype ?? 'fp32') !== 'fp32' });
+  // Generators pack the weights for inference as they load (row panels; bf16/int8 converted) and
+  // keep no float32 parameters: gen.model cannot train. Load with GPT2.fromPretrained to train.
+  const gpt2 = GPT2.fromCheckpoint(ckpt, { dtype: opts.dtype, inferenceOnly: true });
   const tokenizer = ByteLevelBPETokenizer.fromDirectory(dir);
   if (tokenizer.vocabSize > gpt2.config.vocabSize) {
     throw new ConfigError(`${dir}: the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${gpt2.config.vocabSize}`);

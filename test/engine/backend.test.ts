@@ -174,7 +174,7 @@ function runSuite(isa: NativeIsa | 'default'): void {
     close(c, want, 0, 'k=0');
   });
 
-  it('linearBf16 and linearInt8 against the reference on the same quantized weights', () => {
+  it('linearF32, linearBf16 and linearInt8 against the reference on the same quantized weights', () => {
     let seed = 100;
     for (const m of [1, 2, 3, 5, 8, 9, 40]) {
       for (const [n, k] of [[1, 1], [7, 13], [64, 64], [130, 100], [300, 768]]) {
@@ -194,6 +194,10 @@ function runSuite(isa: NativeIsa | 'default'): void {
           ts.linearInt8(x, wip, scales, bias, want, m, n, k);
           nb.linearInt8(view(x), wip, view(scales), bias, got, m, n, k);
           close(got, want, 1e-4, `linearInt8 m${m} n${n} k${k}`);
+          const wf = randn(n * k, seed++, 0.5), wfp = toPanels(wf, n, k);
+          ts.linearF32(x, wfp, bias, want, m, n, k);
+          nb.linearF32(view(x), wfp, bias, got, m, n, k);
+          close(got, want, 1e-4, `linearF32 m${m} n${n} k${k}`);
         }
       }
     }

@@ -3,10 +3,11 @@ import { panelLength, panelOffset, panelRow, toPanels } from '../../src/engine/p
 
 describe('row panels', () => {
   for (const [n, k] of [[1, 1], [8, 64], [9, 65], [21, 100], [3, 200]]) {
-    it(`int8 and bf16 ${n}x${k}: every row reads back, the padding is zero`, () => {
+    it(`int8, bf16 and fp32 ${n}x${k}: every row reads back, the padding is zero`, () => {
       const i8 = Int8Array.from({ length: n * k }, (_, i) => ((i * 37) % 255) - 127);
       const b16 = Uint16Array.from({ length: n * k }, (_, i) => (i * 7919) & 0xffff);
-      for (const w of [i8, b16]) {
+      const f32 = Float32Array.from({ length: n * k }, (_, i) => i * 0.5 - 3);
+      for (const w of [i8, b16, f32]) {
         const p = toPanels(w, n, k);
         expect(p.length).toBe(panelLength(n, k, w.BYTES_PER_ELEMENT));
         const row = new Float64Array(k);

@@ -48,6 +48,18 @@ function matmul(
   }
 }
 
+function linearF32(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void {
+  const wj = new Float32Array(k);
+  for (let j = 0; j < n; j++) {
+    panelRow(w, j, k, wj);
+    for (let i = 0; i < m; i++) {
+      let s = bias ? bias[j] : 0;
+      for (let p = 0; p < k; p++) s += x[i * k + p] * wj[p];
+      y[i * n + j] = s;
+    }
+  }
+}
+
 function linearBf16(x: Float32Array, w: Uint16Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void {
   const bits = new Uint16Array(k), wf = new Float32Array(k);
   for (let j = 0; j < n; j++) {
@@ -265,6 +277,7 @@ export const tsBackend: Backend = {
   name: 'ts',
   threads: 1,
   matmul,
+  linearF32,
   linearBf16,
   linearInt8,
   conv2dForward,

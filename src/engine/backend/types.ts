@@ -52,6 +52,13 @@ export interface Backend {
   ): void;
 
   /**
+   * y (M×N) = x (M×K) · Wᵀ + bias, W [N, K] given as fp32 in row-panel layout
+   * (engine/panels.ts: toPanels). bias may be null. The inference twin of matmul with transB:
+   * same numbers, weights laid out for streaming.
+   */
+  linearF32(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
+
+  /**
    * y (M×N) = x (M×K) · Wᵀ + bias, W [N, K] given as bf16 bits (Uint16Array) in row-panel
    * layout (engine/panels.ts: toPanels). bias may be null.
    */
