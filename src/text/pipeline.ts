@@ -19,7 +19,7 @@ import { dialoGptTemplate, isDialoGpt, plainTemplate, type ChatMessage, type Cha
 import { loadGpt2Checkpoint, type GenerationDefaults } from './checkpoint.js';
 import { generateTokens, type FinishReason, type GenerationRun } from './generation/generate.js';
 import { resolveGenerationOptions, type GenerationOptions, type ResolvedGenerationOptions } from './generation/options.js';
-import { cutAtStop, StopStringMatcher } from './generation/stop-strings.js';
+import { StopStringMatcher } from './generation/stop-strings.js';
 import { GPT2, type WeightDtype } from './gpt2.js';
 import { ByteLevelBPETokenizer } from './tokenizer/bpe.js';
 
@@ -81,7 +81,7 @@ export interface TextStream extends AsyncIterable<string> {
 
 export interface TextGenerator {
   (prompt: string, opts?: GenerationOptions): Promise<TextGenerationOutput>;
-  /** Streams the continuation of one prompt (the first sequence when numReturnSequences > 1; beam search yields once at the end). Breaking out of the loop cancels generation. */
+  /** Streams the continuation of one prompt (the first sequence when numReturnSequences > 1; beam search streams the tokens all beams agree on, as they settle). Breaking out of the loop cancels generation. */
   stream(prompt: string, opts?: GenerationOptions): TextStream;
   /** Several prompts in one batch (left-padded); one output per prompt. */
   batch(prompts: string[], opts?: GenerationOptions): Promise<TextGenerationOutput[]>;
@@ -156,29 +156,20 @@ export function makeGenerator(
       if (row === 0 && text) emit?.(text);
       return stopped;
     };
-    const beams = o.numBeams > 1;
-    const result: GenerationRun = await generateTokens(model, prompts, o, beams ? undefined : onToken);
+    const result: GenerationRun = await generateTokens(model, prompts, o, onToken);
     const decodeS = result.decodeMs / 1000;
     const timings = { prefillMs: result.prefillMs, decodeTokensPerS: decodeS > 0 ? result.decodeTokens / decodeS : 0 };
     return result.outputs.map((seqs, p) => {
       const sequences: GeneratedSequence[] = seqs.map((s, k) => {
         const row = p * n + k;
-        let text: string, finishReason = s.finishReason;
-        if (beams) {
-          const cut = cutAtStop(tokenizer.decode(s.tokens, { skipSpecialTokens: true }), o.stop);
-          text = cut.text;
-          if (cut.stopped) finishReason = 'stop';
-          if (row === 0 && text) emit?.(text);
-        } else {
-          text = texts[row];
-          if (!matchers[row].stopped) {
-            const { text: tail } = matchers[row].push(decoders[row].flush());
-            const rest = tail + matchers[row].flush();
-            text += rest;
-            if (row === 0 && rest) emit?.(rest);
-          }
+        let text = texts[row];
+        if (!matchers[row].stopped) {
+          const { text: tail } = matchers[row].push(decoders[row].flush());
+          const rest = tail + matchers[row].flush();
+          text += rest;
+          if (row === 0 && rest) emit?.(rest);
         }
-        return { text, tokens: s.tokens, finishReason, ...(s.score !== undefined ? { score: s.score } : {}) };
+        return { text, tokens: s.tokens, finishReason: s.finishReason, ...(s.score !== undefined ? { score: s.score } : {}) };
       });
       const first = sequences[0];
       return {

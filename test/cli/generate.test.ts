@@ -80,6 +80,10 @@ describe('aigc generate', () => {
     const j = JSON.parse(r.out);
     expect(j.sequences).toHaveLength(2);
     expect(j.sequences[0].score).toBeGreaterThanOrEqual(j.sequences[1].score);
+    const sampled = ['generate', '--model', FIXTURE, '--num-beams', '3', '--sample', '--seed', '5', '--max-new-tokens', '5', '--json', 'Hello'];
+    const [a, b] = [await run(sampled), await run(sampled)];
+    expect(a.code).toBe(0);
+    expect(JSON.parse(a.out).tokens).toEqual(JSON.parse(b.out).tokens); // beam sampling, seeded
   });
 
   test('bad input exits 2 with a clear message', async () => {
@@ -92,6 +96,7 @@ describe('aigc generate', () => {
       [['generate', '--model', FIXTURE, '--dtype', 'fp8', 'hi'], /fp8/],
       [['generate', '--model', FIXTURE, '--num-beams', '2', '--num-return-sequences', '3', 'hi'], /numReturnSequences/],
       [['generate', '--model', path.join(FIXTURE, 'config.json'), 'hi'], /is a file/],
+      [['generate', '--model', FIXTURE, '--greedy', '--sample', 'hi'], /--greedy.*cannot be used with.*--sample/],
     ];
     for (const [args, re] of cases) {
       const r = await run(args);

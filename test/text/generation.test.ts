@@ -11,7 +11,7 @@ import { ConfigError } from '../../src/errors.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import {
   applyMinP, applyNoRepeatNgram, applyRepetitionPenalty, applyTemperature, applyTopK, applyTopP, applyTypicalP,
-  bannedNgramTokens, generateTokens, resolveGenerationOptions, sampleFromLogits, StopStringMatcher, cutAtStop,
+  bannedNgramTokens, generateTokens, resolveGenerationOptions, sampleFromLogits, StopStringMatcher,
   type CausalLM, type GenerationOptions, type LMCache,
 } from '../../src/text/generation/index.js';
 import { GPT2 } from '../../src/text/gpt2.js';
@@ -122,7 +122,6 @@ describe('stop strings', () => {
     expect(n.push('x')).toEqual({ text: '\nUx', stopped: false });
     expect(n.push('\n')).toEqual({ text: '', stopped: false });
     expect(n.flush()).toBe('\n');
-    expect(cutAtStop('one two three', ['three', 'two'])).toEqual({ text: 'one ', stopped: true });
   });
 });
 
@@ -260,6 +259,42 @@ describe('generation loop on the GPT-2 fixture', () => {
     expect(best.score!).toBeCloseTo(logProb(best.tokens), 3);
     expect(best.score!).toBeGreaterThanOrEqual(second.score!);
     expect(best.score!).toBeGreaterThanOrEqual(logProb(greedy) - 1e-4);
+  });
+
+  test('beam search streams each output: the settled prefix during the search, the rest at the end', async () => {
+    const o = opts({ numBeams: 2, maxNewTokens: 12, numReturnSequences: 2 });
+    const calls = { n: 0 };
+    const counting: CausalLM = { config: model.config, newCache: (b, c) => model.newCache(b, c), forwardCached: (c, ids, T, f) => { calls.n++; return model.forwardCached(c as never, ids, T, f); } };
+    const got: number[][] = [[], []];
+    const at: number[] = []; // model calls made when each of row 0's tokens arrived
+    const res = await generateTokens(counting, [prompt], o, (row, tok) => { got[row].push(tok); if (row === 0) at.push(calls.n); });
+    const plain = await generateTokens(model, [prompt], o);
+    expect(res.outputs).toEqual(plain.outputs); // listening changes nothing
+    expect(got).toEqual(res.outputs[0].map((s) => s.tokens));
+    expect(at[0]).toBeLessThan(calls.n); // the first token came while the search still ran
+  });
+
+  test('a listener stops a beam search output, cut where it stopped', async () => {
+    let seen = 0;
+    const res = await generateTokens(model, [prompt], opts({ numBeams: 3, maxNewTokens: 12 }), () => ++seen === 2);
+    const full = await generateTokens(model, [prompt], opts({ numBeams: 3, maxNewTokens: 12 }));
+    expect(res.outputs[0][0].finishReason).toBe('stop');
+    expect(res.outputs[0][0].tokens).toEqual(full.outputs[0][0].tokens.slice(0, 2));
+  });
+
+  test('beam sampling: seeded, varied, and at a vanishing temperature the beam search itself', async () => {
+    const o = opts({ numBeams: 3, doSample: true, maxNewTokens: 8, topK: 0, temperature: 2, numReturnSequences: 3 });
+    const a = await generateTokens(model, [prompt], { ...o, seed: 1 });
+    expect((await generateTokens(model, [prompt], { ...o, seed: 1 })).outputs).toEqual(a.outputs);
+    const seeds = [2, 3, 4, 5].map(async (seed) => (await generateTokens(model, [prompt], { ...o, seed })).outputs[0][0].tokens.join());
+    expect(new Set([a.outputs[0][0].tokens.join(), ...(await Promise.all(seeds))]).size).toBeGreaterThan(1);
+    const beam = await generateTokens(model, [prompt], opts({ numBeams: 3, maxNewTokens: 8, numReturnSequences: 3 }));
+    const cold = await generateTokens(model, [prompt], opts({ numBeams: 3, doSample: true, maxNewTokens: 8, topK: 0, temperature: 1e-4, numReturnSequences: 3, seed: 7 }));
+    expect(cold.outputs[0].map((s) => s.tokens)).toEqual(beam.outputs[0].map((s) => s.tokens));
+    // top-k 1 leaves fewer candidates than beams: the extra beams stay dead, the output is top-1.
+    const narrow = await generateTokens(model, [prompt], opts({ numBeams: 3, doSample: true, topK: 1, maxNewTokens: 5, seed: 1 }));
+    const greedy = await generateTokens(model, [prompt], opts({ doSample: false, maxNewTokens: 5 }));
+    expect(narrow.outputs[0][0].tokens).toEqual(greedy.outputs[0][0].tokens);
   });
 
   test('prompts longer than the context fail clearly unless truncated', async () => {

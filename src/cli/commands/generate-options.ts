@@ -17,6 +17,7 @@ export interface SamplingFlags {
   repeatNgramSize?: number | boolean;
   seed?: number;
   greedy?: boolean;
+  sample?: boolean;
   stop?: string[];
   dtype?: WeightDtype;
   truncate?: boolean;
@@ -37,7 +38,8 @@ export function addSamplingOptions(cmd: Command): Command {
     .option('--repetition-penalty <x>', 'penalty > 0 for tokens already present, 1 = off (default 1)', positive('--repetition-penalty'))
     .addOption(new Option('--no-repeat-ngram-size <n>', 'never repeat an n-gram of this size, 0 = off (default 0)').argParser(intOption('--no-repeat-ngram-size', 0, 1000)))
     .option('--seed <n>', 'seed for sampling (default: random)', intOption('--seed', 0, 2 ** 32 - 1))
-    .option('--greedy', 'always pick the most likely token (no sampling)')
+    .addOption(new Option('--greedy', 'always pick the most likely token (no sampling)').conflicts('sample'))
+    .option('--sample', 'sample the next token: the default without --num-beams, beam sampling with it')
     .option('--stop <text>', 'stop when the output contains this text (repeatable); it is cut off', collect)
     .addOption(new Option('--dtype <type>', 'weight format: fp32 exact, bf16 or int8 faster and smaller (default fp32)').choices([...WEIGHT_DTYPES]))
     .option('--truncate', 'keep the last tokens of a prompt longer than the context window instead of failing');
@@ -56,6 +58,7 @@ export function generationOptionsOf(f: SamplingFlags): GenerationOptions {
   if (typeof f.repeatNgramSize === 'number') o.noRepeatNgramSize = f.repeatNgramSize;
   if (f.seed !== undefined) o.seed = f.seed;
   if (f.greedy) o.doSample = false;
+  if (f.sample) o.doSample = true;
   if (f.stop?.length) o.stop = f.stop;
   if (f.truncate) o.truncate = true;
   return o;

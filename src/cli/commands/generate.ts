@@ -50,7 +50,7 @@ export function registerGenerate(program: Command): void {
     .description('continue a prompt with a GPT-2 model, streaming the text to stdout')
     .argument('<prompt>', 'the text to continue');
   addSamplingOptions(cmd)
-    .option('--num-beams <n>', 'beam search with n beams (deterministic; default 1 = sampling/greedy)', intOption('--num-beams', 1, 64))
+    .option('--num-beams <n>', 'beam search with n beams (deterministic unless --sample; default 1 = sampling/greedy)', intOption('--num-beams', 1, 64))
     .option('--num-return-sequences <n>', 'outputs to produce (samples, or best beams; default 1)', intOption('--num-return-sequences', 1, 64))
     .addOption(new Option('--json', 'print one JSON object: text, tokens, prompt_tokens, completion_tokens, finish_reason, timings'))
     .action(async (prompt: string, flags: GenerateFlags) => {

@@ -10,7 +10,7 @@ import type { GenerationDefaults } from '../checkpoint.js';
 export interface GenerationOptions {
   /** Tokens to generate at most (the prompt does not count). Default: generation_config.json's `max_new_tokens`, else 50. */
   maxNewTokens?: number;
-  /** Sample (true) or pick the most likely token (false: greedy, or beam search with numBeams > 1). Default true (generation_config.json may say otherwise). */
+  /** Sample (true) or pick the most likely token (false: greedy, or beam search with numBeams > 1); true with numBeams > 1 is beam sampling. Default true, false when numBeams > 1 (generation_config.json may say otherwise). */
   doSample?: boolean;
   /** Divide the logits by this before sampling; < 1 sharpens, > 1 flattens. Must be > 0. Default 1. */
   temperature?: number;
@@ -26,7 +26,7 @@ export interface GenerationOptions {
   repetitionPenalty?: number;
   /** Never repeat an n-gram of this size (prompt included); 0 turns it off. Default 0. */
   noRepeatNgramSize?: number;
-  /** Beam search with this many beams (deterministic; doSample is ignored when > 1). Default 1. */
+  /** Beam search with this many beams (deterministic unless doSample is true: beam sampling). Default 1. */
   numBeams?: number;
   /** Beam search: scores are divided by length^lengthPenalty; > 0 favours longer outputs. Default 1. */
   lengthPenalty?: number;
@@ -84,7 +84,7 @@ export function resolveGenerationOptions(
   const eosRaw = opts.eosTokenId !== undefined ? opts.eosTokenId : (d.eos_token_id ?? modelEos);
   const r: ResolvedGenerationOptions = {
     maxNewTokens: opts.maxNewTokens ?? d.max_new_tokens ?? DEFAULT_MAX_NEW_TOKENS,
-    doSample: opts.doSample ?? d.do_sample ?? true,
+    doSample: false, // below: its default depends on numBeams
     temperature: opts.temperature ?? d.temperature ?? 1,
     topK: opts.topK ?? d.top_k ?? 50,
     topP: opts.topP ?? d.top_p ?? 1,
@@ -102,6 +102,7 @@ export function resolveGenerationOptions(
     signal: opts.signal,
     truncate: opts.truncate ?? false,
   };
+  r.doSample = opts.doSample ?? d.do_sample ?? r.numBeams === 1; // beam search by default, as Hugging Face
   check('maxNewTokens', r.maxNewTokens, isInt(r.maxNewTokens) && r.maxNewTokens >= 1, 'an integer >= 1');
   check('temperature', r.temperature, r.temperature > 0 && Number.isFinite(r.temperature), 'a number > 0');
   check('topK', r.topK, isInt(r.topK) && r.topK >= 0, 'an integer >= 0');

@@ -45,13 +45,3 @@ export class StopStringMatcher {
     return rest;
   }
 }
-
-/** Cuts `text` before the first stop string; `stopped` says whether one was found. */
-export function cutAtStop(text: string, stops: readonly string[]): { text: string; stopped: boolean } {
-  let cut = -1;
-  for (const s of stops) {
-    const i = text.indexOf(s);
-    if (i >= 0 && (cut < 0 || i < cut)) cut = i;
-  }
-  return cut >= 0 ? { text: text.slice(0, cut), stopped: true } : { text, stopped: false };
-}
