@@ -36,11 +36,15 @@ export function panelOffset(j: number, p: number, k: number, ch: number): number
   return (j >> 3) * PANEL_ROWS * kp + Math.floor(p / ch) * PANEL_ROWS * ch + (j & 7) * ch + (p % ch);
 }
 
-/** A panel-layout copy of the row-major [n, k] matrix `w`. */
-export function toPanels<T extends PanelArray>(w: T, n: number, k: number): T {
-  const bytes = w.BYTES_PER_ELEMENT, ch = panelChunk(bytes);
+/**
+ * A panel-layout copy of the row-major [n, k] matrix `w`, into `out` when given (zero-filled,
+ * panelLength(n, k, bytes) long; e.g. a buffer the backend advised for streaming).
+ */
+export function toPanels<T extends PanelArray>(w: T, n: number, k: number, out?: T): T {
+  const bytes = w.BYTES_PER_ELEMENT, ch = panelChunk(bytes), len = panelLength(n, k, bytes);
   if (w.length !== n * k) throw new RangeError(`toPanels: ${w.length} elements do not make a ${n}×${k} matrix`);
-  const out = new (w.constructor as new (len: number) => T)(panelLength(n, k, bytes));
+  if (out && (out.length !== len || out.BYTES_PER_ELEMENT !== bytes)) throw new RangeError(`toPanels: out must hold ${len} elements of ${bytes} bytes`);
+  out ??= new (w.constructor as new (len: number) => T)(len);
   for (let j = 0; j < n; j++) {
     for (let p0 = 0; p0 < k; p0 += ch) {
       const len = Math.min(ch, k - p0);

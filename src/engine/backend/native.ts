@@ -42,6 +42,7 @@ interface Addon {
   linearBf16(x: Float32Array, w: Uint16Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
   linearInt8(x: Float32Array, w: Int8Array, scales: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
   linearF32(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
+  adviseHugePages(view: ArrayBufferView): number;
   conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, g: Int32Array): void;
   conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, g: Int32Array): void;
   conv2dBackwardWeight(x: Float32Array, dy: Float32Array, dw: Float32Array, g: Int32Array, accumulate: boolean): void;
@@ -114,6 +115,7 @@ export function loadNativeBackend(): NativeBackend {
     linearBf16: addon.linearBf16,
     linearInt8: addon.linearInt8,
     linearF32: addon.linearF32,
+    adviseStreamed: (view) => { addon.adviseHugePages(view); },
     conv2dForward: (x, w, bias, y, g) => addon.conv2dForward(x, w, bias, y, packGeo(g)),
     conv2dBackwardInput: (dy, w, dx, g) => addon.conv2dBackwardInput(dy, w, dx, packGeo(g)),
     conv2dBackwardWeight: (x, dy, dw, g, accumulate) => addon.conv2dBackwardWeight(x, dy, dw, packGeo(g), accumulate),

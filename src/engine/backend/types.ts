@@ -52,6 +52,12 @@ export interface Backend {
   ): void;
 
   /**
+   * Optional: `view` is a fresh buffer, not yet written, that will hold weights streamed on every
+   * token; the backend may back it with huge pages (native: madvise MADV_HUGEPAGE on Linux).
+   */
+  adviseStreamed?(view: ArrayBufferView): void;
+
+  /**
    * y (M×N) = x (M×K) · Wᵀ + bias, W [N, K] given as fp32 in row-panel layout
    * (engine/panels.ts: toPanels). bias may be null. The inference twin of matmul with transB:
    * same numbers, weights laid out for streaming.
