@@ -5,6 +5,7 @@
  * Tolerance: fp32 accumulation vs the reference's float64 sums, 1e-4 relative to max |ref|.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tsBackend } from '../../src/engine/backend/ts.js';
@@ -321,6 +322,21 @@ describe.skipIf(!native)('native backend', () => {
     expect(native.name).toBe('native');
     expect(native.threads).toBeGreaterThanOrEqual(1);
     expect(native.availableIsas()).toContain('scalar');
+  });
+
+  it('advises the 2 MiB-aligned middle of a buffer for huge pages, where Linux has THP', () => {
+    const thp = (() => { try { return readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'); } catch { return ''; } })();
+    const buf = new Uint8Array(9 << 20);
+    const advised = native!.adviseHugePages(buf);
+    if (/\[(always|madvise)\]/.test(thp)) {
+      expect(advised % (2 << 20)).toBe(0);
+      expect(advised).toBeGreaterThanOrEqual(6 << 20); // at least 3 whole aligned pages fit in 9 MiB
+      expect(advised).toBeLessThanOrEqual(buf.byteLength);
+    } else {
+      expect(advised).toBe(0);
+    }
+    expect(native!.adviseHugePages(new Float32Array(4))).toBe(0); // nothing aligned inside
+    expect(() => native!.adviseHugePages({} as Float32Array)).toThrow(/adviseHugePages: expected a typed array/);
   });
 
   it('rejects short arrays and wrong types with a TypeError naming the kernel', () => {

@@ -8,12 +8,15 @@
  * AIGC_SPIN_US = 100 µs after a job, then sleep).
  *
  * Numerics: everything computes in fp32 with FMA (the TS reference sums in float64), so results
- * agree to ~1e-6..1e-5 relative to the largest output. linearBf16 widens the bf16 weights to
- * fp32 exactly (a 16-bit shift) and keeps x in fp32 — the same math as the reference; it does not
- * use vdpbf16ps, which would round x to bf16 (~3 significant digits). linearInt8 converts the
- * int8 weights to fp32 exactly and applies the per-row scale after the dot product (GEMV, M <= 8)
- * or folds it into the packed weight panel (GEMM, M > 8); x is not quantized (no VNNI), so the
- * only error is fp32 rounding.
+ * agree to ~1e-6..1e-5 relative to the largest output. The inference linears (linearF32,
+ * linearBf16, linearInt8) take their weights in row panels (engine/panels.ts), so a GEMV reads
+ * one sequential stream. linearBf16 widens the bf16 weights to fp32 exactly (a 16-bit shift) and
+ * keeps x in fp32 — the same math as the reference; it does not use vdpbf16ps, which would round
+ * x to bf16 (~3 significant digits). linearInt8 converts the int8 weights to fp32 exactly and
+ * applies the per-row scale after the dot product (GEMV, M <= 8) or folds it into the packed
+ * weight panel (GEMM, M > 8); x is not quantized (no VNNI: with the weights streamed in order the
+ * GEMV is bound by memory bandwidth, and VNNI measured no faster), so the only error is fp32
+ * rounding.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,6 +37,8 @@ export interface NativeBackend extends Backend {
   availableIsas(): NativeIsa[];
   /** Limit the threads the kernels use (1..pool size); returns the count in use. */
   setThreads(n: number): number;
+  /** MADV_HUGEPAGE over the 2 MiB-aligned part of a fresh buffer (Linux); the bytes advised. */
+  adviseHugePages(view: ArrayBufferView): number;
 }
 
 interface Addon {
@@ -116,6 +121,7 @@ export function loadNativeBackend(): NativeBackend {
     linearInt8: addon.linearInt8,
     linearF32: addon.linearF32,
     adviseStreamed: (view) => { addon.adviseHugePages(view); },
+    adviseHugePages: addon.adviseHugePages,
     conv2dForward: (x, w, bias, y, g) => addon.conv2dForward(x, w, bias, y, packGeo(g)),
     conv2dBackwardInput: (dy, w, dx, g) => addon.conv2dBackwardInput(dy, w, dx, packGeo(g)),
     conv2dBackwardWeight: (x, dy, dw, g, accumulate) => addon.conv2dBackwardWeight(x, dy, dw, packGeo(g), accumulate),
