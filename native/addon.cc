@@ -203,6 +203,29 @@ napi_value LinearImpl(napi_env env, napi_callback_info info, int wtype) {
   return nullptr;
 }
 napi_value LinearBf16(napi_env env, napi_callback_info info) { return LinearImpl(env, info, 0); }
+
+// attentionDecode(qkv, k, v, y, keyMask, batch, heads, headDim, capacity, length, scale)
+napi_value AttentionDecode(napi_env env, napi_callback_info info) {
+  Args A(env, info, "attentionDecode", 11);
+  int64_t B = A.integer(5, "batch"), H = A.integer(6, "heads"), D = A.integer(7, "headDim");
+  int64_t cap = A.integer(8, "capacity"), L = A.integer(9, "length");
+  double scale = A.number(10, "scale");
+  if (!A.ok) return nullptr;
+  if (L >= cap) {
+    A.fail_range("length " + std::to_string(L) + " leaves no room in a cache of capacity " + std::to_string(cap));
+    return nullptr;
+  }
+  const float* qkv = A.f32(0, "qkv", smul(B, smul(3, smul(H, D))));
+  float* k = A.f32(1, "k", smul(B, smul(H, smul(cap, D))));
+  float* v = A.f32(2, "v", smul(B, smul(H, smul(cap, D))));
+  float* y = A.f32(3, "y", smul(B, smul(H, D)));
+  const uint8_t* mask = static_cast<const uint8_t*>(A.arr(4, napi_uint8_array, "Uint8Array", "keyMask", smul(B, cap), true));
+  if (!A.ok) return nullptr;
+  AttnDecodeArgs args{qkv, k, v, y, mask, long(B), long(H), long(D), long(cap), long(L), float(scale)};
+  std::lock_guard<std::mutex> lk(g_lock);
+  g_tab->attn_decode(args);
+  return nullptr;
+}
 napi_value LinearInt8(napi_env env, napi_callback_info info) { return LinearImpl(env, info, 1); }
 napi_value LinearF32(napi_env env, napi_callback_info info) { return LinearImpl(env, info, 2); }
 
@@ -484,6 +507,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"matmul", Matmul},
       {"linearBf16", LinearBf16},
       {"linearF32", LinearF32},
+      {"attentionDecode", AttentionDecode},
       {"linearInt8", LinearInt8},
       {"conv2dForward", ConvForward},
       {"conv2dBackwardInput", ConvBackwardInput},

@@ -24,6 +24,13 @@ struct LinearArgs {
   int wtype;
 };
 
+// One new token per sequence attending over a KV cache; see attn_decode in kernels.inc.
+struct AttnDecodeArgs {
+  const float* qkv; float* k; float* v; float* y; const uint8_t* keyMask;
+  long batch, heads, headDim, cap, length;
+  float scale;
+};
+
 struct ConvGeom {
   long batch, cIn, hIn, wIn, cOut, hOut, wOut, kH, kW, sH, sW, pT, pL;
 };
@@ -45,6 +52,7 @@ struct KernelTable {
   void (*gelu_bwd)(const float* x, const float* dy, float* dx, long n);
   void (*adam)(float* p, const float* g, float* m, float* v, long n, double lr, double beta1, double beta2,
                double eps, double wd, double step, bool decoupled);
+  void (*attn_decode)(const AttnDecodeArgs&);
 };
 
 // Per-ISA tables (nullptr when the ISA is not compiled for this target).

@@ -614,50 +614,55 @@ export class GPT2 extends Module {
       const scale = 1 / Math.sqrt(D) / (c.scaleAttnByInverseLayerIdx ? l + 1 : 1);
       be.layerNormForward(x, Lw.ln1g, Lw.ln1b, h, mean, rstd, rows, C, c.layerNormEpsilon);
       runLinear(be, Lw.attn, h, qkv, rows); // (B, T, 3C)
-      // Scatter q (scaled) into (B, H, T, D); k and v into the cache at columns L0..L0+T.
-      for (let b = 0; b < B; b++) {
-        for (let t = 0; t < T; t++) {
-          const src = (b * T + t) * 3 * C;
-          for (let hh = 0; hh < H; hh++) {
-            const qo = ((b * H + hh) * T + t) * D;
-            const ko = ((b * H + hh) * cap + L0 + t) * D;
-            const so = src + hh * D;
-            for (let d = 0; d < D; d++) {
-              q[qo + d] = qkv[so + d] * scale;
-              K[ko + d] = qkv[so + C + d];
-              Vc[ko + d] = qkv[so + 2 * C + d];
-            }
-          }
-        }
-      }
-      // Queries in blocks: block [t0, t1) only needs keys before L0 + t1 (causal), which skips
-      // about half of a long prompt's attention work and keeps the scores buffer small.
-      for (let t0 = 0; t0 < T; t0 += ATTN_BLOCK) {
-        const m = Math.min(ATTN_BLOCK, T - t0), kLen = L0 + t0 + m;
-        // scores (B·H, m, kLen) = q[t0:t1] · Kᵀ over the first kLen columns of the cache.
-        be.matmul(q.subarray(t0 * D), K, scores, B * H, m, kLen, D, false, true, T * D, cap * D, m * kLen, false);
-        if (m > 1 || cache.hasPadding) {
-          for (let b = 0; b < B; b++) {
-            const pads = cache.padColumns[b];
+      if (T === 1) {
+        // Decode: one fused kernel appends k, v to the cache and writes att (B, C) directly.
+        be.attentionDecode(qkv, K, Vc, att, cache.hasPadding ? cache.keyMask : null, B, H, D, cap, L0, scale);
+      } else {
+        // Scatter q (scaled) into (B, H, T, D); k and v into the cache at columns L0..L0+T.
+        for (let b = 0; b < B; b++) {
+          for (let t = 0; t < T; t++) {
+            const src = (b * T + t) * 3 * C;
             for (let hh = 0; hh < H; hh++) {
-              for (let i = 0; i < m; i++) {
-                const row = ((b * H + hh) * m + i) * kLen, self = L0 + t0 + i;
-                if (self + 1 < kLen) scores.fill(-Infinity, row + self + 1, row + kLen); // causal
-                // Padding keys; a padding query still sees itself, so no row is empty (its output is never used).
-                for (let k = 0; k < pads.length && pads[k] < self; k++) scores[row + pads[k]] = -Infinity;
+              const qo = ((b * H + hh) * T + t) * D;
+              const ko = ((b * H + hh) * cap + L0 + t) * D;
+              const so = src + hh * D;
+              for (let d = 0; d < D; d++) {
+                q[qo + d] = qkv[so + d] * scale;
+                K[ko + d] = qkv[so + C + d];
+                Vc[ko + d] = qkv[so + 2 * C + d];
               }
             }
           }
         }
-        be.softmaxForward(scores, scores, B * H * m, kLen);
-        // y[:, :, t0:t1] (B·H, m, D) = P · V
-        be.matmul(scores, Vc, y.subarray(t0 * D), B * H, m, D, kLen, false, false, m * kLen, cap * D, T * D, false);
-      }
-      for (let b = 0; b < B; b++) {
-        for (let hh = 0; hh < H; hh++) {
-          for (let t = 0; t < T; t++) {
-            const yo = ((b * H + hh) * T + t) * D, ao = (b * T + t) * C + hh * D;
-            for (let d = 0; d < D; d++) att[ao + d] = y[yo + d];
+        // Queries in blocks: block [t0, t1) only needs keys before L0 + t1 (causal), which skips
+        // about half of a long prompt's attention work and keeps the scores buffer small.
+        for (let t0 = 0; t0 < T; t0 += ATTN_BLOCK) {
+          const m = Math.min(ATTN_BLOCK, T - t0), kLen = L0 + t0 + m;
+          // scores (B·H, m, kLen) = q[t0:t1] · Kᵀ over the first kLen columns of the cache.
+          be.matmul(q.subarray(t0 * D), K, scores, B * H, m, kLen, D, false, true, T * D, cap * D, m * kLen, false);
+          if (m > 1 || cache.hasPadding) {
+            for (let b = 0; b < B; b++) {
+              const pads = cache.padColumns[b];
+              for (let hh = 0; hh < H; hh++) {
+                for (let i = 0; i < m; i++) {
+                  const row = ((b * H + hh) * m + i) * kLen, self = L0 + t0 + i;
+                  if (self + 1 < kLen) scores.fill(-Infinity, row + self + 1, row + kLen); // causal
+                  // Padding keys; a padding query still sees itself, so no row is empty (its output is never used).
+                  for (let k = 0; k < pads.length && pads[k] < self; k++) scores[row + pads[k]] = -Infinity;
+                }
+              }
+            }
+          }
+          be.softmaxForward(scores, scores, B * H * m, kLen);
+          // y[:, :, t0:t1] (B·H, m, D) = P · V
+          be.matmul(scores, Vc, y.subarray(t0 * D), B * H, m, D, kLen, false, false, m * kLen, cap * D, T * D, false);
+        }
+        for (let b = 0; b < B; b++) {
+          for (let hh = 0; hh < H; hh++) {
+            for (let t = 0; t < T; t++) {
+              const yo = ((b * H + hh) * T + t) * D, ao = (b * T + t) * C + hh * D;
+              for (let d = 0; d < D; d++) att[ao + d] = y[yo + d];
+            }
           }
         }
       }

@@ -175,6 +175,27 @@ function runSuite(isa: NativeIsa | 'default'): void {
     close(c, want, 0, 'k=0');
   });
 
+  it('attentionDecode against the reference: cache append, padding mask, head sizes', () => {
+    let seed = 900;
+    for (const [B, H, D, cap, L] of [[1, 1, 4, 1, 0], [2, 3, 8, 10, 6], [1, 12, 64, 160, 143], [3, 2, 20, 33, 31]]) {
+      for (const masked of [false, true]) {
+        const qkv = randn(B * 3 * H * D, seed++);
+        const k0 = randn(B * H * cap * D, seed++), v0 = randn(B * H * cap * D, seed++);
+        const mask = masked ? Uint8Array.from({ length: B * cap }, (_, i) => (i % cap) % 3 === 1 ? 0 : 1) : null;
+        const [kt, vt, kn, vn] = [k0.slice(), v0.slice(), view(k0.slice()), view(v0.slice())];
+        const want = new Float32Array(B * H * D), got = view(new Float32Array(B * H * D));
+        ts.attentionDecode(qkv, kt, vt, want, mask, B, H, D, cap, L, 0.125);
+        nb.attentionDecode(view(qkv), kn, vn, got, mask, B, H, D, cap, L, 0.125);
+        const what = `B${B} H${H} D${D} L${L}${masked ? ' masked' : ''}`;
+        close(got, want, 1e-4, what);
+        close(kn, kt, 0, `${what}: k appended`);
+        close(vn, vt, 0, `${what}: v appended`);
+      }
+    }
+    expect(() => nb.attentionDecode(new Float32Array(6), new Float32Array(4), new Float32Array(4), new Float32Array(2), null, 1, 1, 2, 2, 2, 1))
+      .toThrow(/attentionDecode: length 2 leaves no room in a cache of capacity 2/);
+  });
+
   it('linearF32, linearBf16 and linearInt8 against the reference on the same quantized weights', () => {
     let seed = 100;
     for (const m of [1, 2, 3, 5, 8, 9, 40]) {

@@ -127,6 +127,14 @@ describe('GPT-2 forward parity with PyTorch', () => {
     const last = m.forwardCached(cache, cut(ids, 137, L), 13);
     expect(maxAbsDiff(last.subarray(0, 50), want.subarray((L - 1) * 50, L * 50))).toBeLessThan(1e-4);
     expect(maxAbsDiff(last.subarray(50), want.subarray((2 * L - 1) * 50, 2 * L * 50))).toBeLessThan(1e-4);
+    // a padded prefill, then token by token: decode attention hides the padding keys
+    const c2 = m.newCache(B, 200);
+    m.forwardCached(c2, cut(ids, 0, 140), 140, { attentionMask: cut(mask, 0, 140) });
+    for (let t = 140; t < L; t++) {
+      const step = m.forwardCached(c2, [ids[t], ids[L + t]], 1);
+      expect(maxAbsDiff(step.subarray(0, 50), want.subarray(t * 50, (t + 1) * 50))).toBeLessThan(1e-4);
+      expect(maxAbsDiff(step.subarray(50), want.subarray((L + t) * 50, (L + t + 1) * 50))).toBeLessThan(1e-4);
+    }
   });
 
   test('greedy continuation with the KV cache gives PyTorch tokens', () => {

@@ -48,6 +48,8 @@ interface Addon {
   linearInt8(x: Float32Array, w: Int8Array, scales: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
   linearF32(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
   adviseHugePages(view: ArrayBufferView): number;
+  attentionDecode(qkv: Float32Array, k: Float32Array, v: Float32Array, y: Float32Array, keyMask: Uint8Array | null,
+    batch: number, heads: number, headDim: number, capacity: number, length: number, scale: number): void;
   conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, g: Int32Array): void;
   conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, g: Int32Array): void;
   conv2dBackwardWeight(x: Float32Array, dy: Float32Array, dw: Float32Array, g: Int32Array, accumulate: boolean): void;
@@ -122,6 +124,7 @@ export function loadNativeBackend(): NativeBackend {
     linearF32: addon.linearF32,
     adviseStreamed: (view) => { addon.adviseHugePages(view); },
     adviseHugePages: addon.adviseHugePages,
+    attentionDecode: addon.attentionDecode,
     conv2dForward: (x, w, bias, y, g) => addon.conv2dForward(x, w, bias, y, packGeo(g)),
     conv2dBackwardInput: (dy, w, dx, g) => addon.conv2dBackwardInput(dy, w, dx, packGeo(g)),
     conv2dBackwardWeight: (x, dy, dw, g, accumulate) => addon.conv2dBackwardWeight(x, dy, dw, packGeo(g), accumulate),

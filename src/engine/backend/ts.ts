@@ -48,6 +48,38 @@ function matmul(
   }
 }
 
+function attentionDecode(
+  qkv: Float32Array, k: Float32Array, v: Float32Array, y: Float32Array, keyMask: Uint8Array | null,
+  batch: number, heads: number, headDim: number, capacity: number, length: number, scale: number,
+): void {
+  const H = heads, D = headDim, C = H * D, n = length + 1;
+  const q = new Float32Array(D), p = new Float64Array(n);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < H; h++) {
+      const src = b * 3 * C + h * D, kv = (b * H + h) * capacity * D;
+      k.set(qkv.subarray(src + C, src + C + D), kv + length * D);
+      v.set(qkv.subarray(src + 2 * C, src + 2 * C + D), kv + length * D);
+      for (let d = 0; d < D; d++) q[d] = qkv[src + d] * scale;
+      let m = -Infinity;
+      for (let j = 0; j < n; j++) {
+        if (keyMask && j < length && keyMask[b * capacity + j] === 0) { p[j] = -Infinity; continue; }
+        let s = 0;
+        for (let d = 0; d < D; d++) s += q[d] * k[kv + j * D + d];
+        p[j] = s;
+        if (s > m) m = s;
+      }
+      let total = 0;
+      for (let j = 0; j < n; j++) { p[j] = Math.exp(p[j] - m); total += p[j]; }
+      const yo = b * C + h * D;
+      for (let d = 0; d < D; d++) {
+        let s = 0;
+        for (let j = 0; j < n; j++) s += p[j] * v[kv + j * D + d];
+        y[yo + d] = s / total;
+      }
+    }
+  }
+}
+
 function linearF32(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void {
   const wj = new Float32Array(k);
   for (let j = 0; j < n; j++) {
@@ -280,6 +312,7 @@ export const tsBackend: Backend = {
   linearF32,
   linearBf16,
   linearInt8,
+  attentionDecode,
   conv2dForward,
   conv2dBackwardInput,
   conv2dBackwardWeight,

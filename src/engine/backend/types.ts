@@ -76,6 +76,18 @@ export interface Backend {
    */
   linearInt8(x: Float32Array, w: Int8Array, scales: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
 
+  /**
+   * Decode attention: one new token per sequence over a KV cache. qkv (B, 3·H·D) holds the new
+   * token's q, k and v (heads side by side); k and v (B, H, capacity, D) are the caches with
+   * `length` columns filled. Writes the new k, v at column `length`, then for every (b, h)
+   *   y[b, h·D:(h+1)·D] = softmax(scale · q · K[:, 0..length]ᵀ) · V[:, 0..length]
+   * where a column j < length with keyMask[b·capacity + j] == 0 is hidden (left padding).
+   */
+  attentionDecode(
+    qkv: Float32Array, k: Float32Array, v: Float32Array, y: Float32Array, keyMask: Uint8Array | null,
+    batch: number, heads: number, headDim: number, capacity: number, length: number, scale: number,
+  ): void;
+
   /** y = conv2d(x, w) + bias (bias per output channel, may be null). Sets y. */
   conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, g: ConvGeometry): void;
   /** dx = ∂/∂x of conv2d given dy. Sets dx (this is also the forward pass of conv-transpose). */
