@@ -114,10 +114,21 @@ class GLayerNorm extends Module {
   }
 }
 
+/**
+ * Dropout as GPT-2 trains with it (embd_pdrop, attn_pdrop and resid_pdrop, one rate here): on
+ * the embeddings, the attention probabilities and each residual branch's output, in training
+ * mode only. One object shared by the whole model; rate 0 (off) until GPT2.setDropout.
+ */
+interface DropoutSetting { p: number; rng: Rng | null }
+
+function residDrop(x: Tensor, d: DropoutSetting, training: boolean): Tensor {
+  return training && d.p > 0 && d.rng ? F.dropout(x, d.p, d.rng, true) : x;
+}
+
 class CausalSelfAttention extends Module {
   c_attn: GLinear; // (3C, C): q, k, v projections stacked
   c_proj: GLinear; // (C, C)
-  constructor(make: ParamMaker, p: string, readonly cfg: GPT2Config, readonly layerIdx: number) {
+  constructor(make: ParamMaker, p: string, readonly cfg: GPT2Config, readonly layerIdx: number, private readonly drop: DropoutSetting) {
     super();
     this.c_attn = new GLinear(make, p + 'c_attn', cfg.nEmbd, 3 * cfg.nEmbd, 0.02);
     this.c_proj = new GLinear(make, p + 'c_proj', cfg.nEmbd, cfg.nEmbd, 0.02 / Math.sqrt(2 * cfg.nLayer));
@@ -129,22 +140,23 @@ class CausalSelfAttention extends Module {
     const qkv = this.c_attn.forward(x); // (B, T, 3C)
     const [q, k, v] = F.split(qkv, C, 2).map((t) => F.permute(F.reshape(t, [B, T, H, D]), [0, 2, 1, 3])); // (B, H, T, D)
     const scale = 1 / Math.sqrt(D) / (this.cfg.scaleAttnByInverseLayerIdx ? this.layerIdx + 1 : 1);
-    const y = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask, scale }); // (B, H, T, D)
-    return this.c_proj.forward(F.reshape(F.permute(y, [0, 2, 1, 3]), [B, T, C])); // (B, T, C)
+    const d = this.drop, dropout = this.training && d.p > 0 && d.rng ? { p: d.p, rng: d.rng } : null;
+    const y = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask, scale, dropout }); // (B, H, T, D)
+    return residDrop(this.c_proj.forward(F.reshape(F.permute(y, [0, 2, 1, 3]), [B, T, C])), d, this.training); // (B, T, C)
   }
 }
 
 class MLP extends Module {
   c_fc: GLinear; // (nInner, C)
   c_proj: GLinear; // (C, nInner)
-  constructor(make: ParamMaker, p: string, cfg: GPT2Config) {
+  constructor(make: ParamMaker, p: string, cfg: GPT2Config, private readonly drop: DropoutSetting) {
     super();
     this.c_fc = new GLinear(make, p + 'c_fc', cfg.nEmbd, cfg.nInner, 0.02);
     this.c_proj = new GLinear(make, p + 'c_proj', cfg.nInner, cfg.nEmbd, 0.02 / Math.sqrt(2 * cfg.nLayer));
   }
 
   forward(x: Tensor): Tensor {
-    return this.c_proj.forward(F.gelu(this.c_fc.forward(x)));
+    return residDrop(this.c_proj.forward(F.gelu(this.c_fc.forward(x))), this.drop, this.training);
   }
 }
 
@@ -153,13 +165,13 @@ class Block extends Module {
   attn: CausalSelfAttention;
   ln_2: GLayerNorm;
   mlp: MLP;
-  constructor(make: ParamMaker, cfg: GPT2Config, i: number) {
+  constructor(make: ParamMaker, cfg: GPT2Config, i: number, drop: DropoutSetting) {
     super();
     const p = `h.${i}.`;
     this.ln_1 = new GLayerNorm(make, p + 'ln_1', cfg.nEmbd, cfg.layerNormEpsilon);
-    this.attn = new CausalSelfAttention(make, p + 'attn.', cfg, i);
+    this.attn = new CausalSelfAttention(make, p + 'attn.', cfg, i, drop);
     this.ln_2 = new GLayerNorm(make, p + 'ln_2', cfg.nEmbd, cfg.layerNormEpsilon);
-    this.mlp = new MLP(make, p + 'mlp.', cfg);
+    this.mlp = new MLP(make, p + 'mlp.', cfg, drop);
   }
 
   forward(x: Tensor, keyMask: ArrayLike<number> | null): Tensor {
@@ -445,6 +457,8 @@ export class GPT2 extends Module {
   /** Inference-only models: the LM head, packed at construction. */
   private lmHeadPacked: PackedLinear | null = null;
   readonly inferenceOnly: boolean;
+  /** Shared with every block; see DropoutSetting. */
+  private readonly drop: DropoutSetting = { p: 0, rng: null };
 
   /**
    * A GPT-2 with GPT-2's initialisation (N(0, 0.02), residual projections N(0, 0.02/√(2·nLayer)),
@@ -466,7 +480,7 @@ export class GPT2 extends Module {
       this.wte.weight = new Tensor(new Float32Array(0), [0, c.nEmbd]);
     }
     this.wpe = new GEmbedding(make, 'wpe', c.nPositions, c.nEmbd, 0.02);
-    this.h = Array.from({ length: c.nLayer }, (_, i) => new Block(make, c, i));
+    this.h = Array.from({ length: c.nLayer }, (_, i) => new Block(make, c, i, this.drop));
     this.ln_f = new GLayerNorm(make, 'ln_f', c.nEmbd, c.layerNormEpsilon);
   }
 
@@ -480,6 +494,17 @@ export class GPT2 extends Module {
 
   static fromCheckpoint(ckpt: LoadedCheckpoint, opts: FromPretrainedOptions = {}): GPT2 {
     return new GPT2(ckpt.config, { dtype: opts.dtype, inferenceOnly: opts.inferenceOnly, weights: ckpt.tensors });
+  }
+
+  /**
+   * Training dropout (GPT-2's embd/attn/resid_pdrop) at rate p, its masks drawn from `rng`; it
+   * applies in training mode only. p = 0 turns it off. Default off.
+   */
+  setDropout(p: number, rng: Rng | null = null): void {
+    if (!(p >= 0 && p < 1)) throw new ConfigError(`dropout must be in [0, 1), got ${p}`);
+    if (p > 0 && !rng) throw new ConfigError('dropout needs an Rng for its masks');
+    this.drop.p = p;
+    this.drop.rng = rng;
   }
 
   get dtype(): WeightDtype {
@@ -535,7 +560,7 @@ export class GPT2 extends Module {
       let p = 0;
       for (let t = 0; t < T; t++) pos[b * T + t] = mask && mask[b * T + t] === 0 ? 1 : p++;
     }
-    let x = F.add(opts.tokens ?? this.wte.lookup(ids, [B, T]), this.wpe.lookup(pos, [B, T])); // (B, T, C)
+    let x = residDrop(F.add(opts.tokens ?? this.wte.lookup(ids, [B, T]), this.wpe.lookup(pos, [B, T])), this.drop, this.training); // (B, T, C)
     for (const block of this.h) x = block.forward(x, mask);
     return this.ln_f.forward(x);
   }

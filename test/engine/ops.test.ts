@@ -193,6 +193,16 @@ for (const be of backends) {
     it('scaled dot-product attention', () => {
       gradcheck((q, k, v) => F.scaledDotProductAttention(q, k, v, { causal: true }), [randn([1, 2, 4, 3], 78), randn([1, 2, 4, 3], 79), randn([1, 2, 4, 3], 80)]);
       gradcheck((q, k, v) => F.scaledDotProductAttention(q, k, v, { causal: true, keyMask: [0, 1, 1, 1, 1, 1] }), [randn([2, 1, 1, 3], 81), randn([2, 1, 3, 3], 82), randn([2, 1, 3, 3], 83)]);
+      // Dropout on the probabilities: the gradient holds for a fixed mask (same seed each call),
+      // and the output equals dropout(softmax(...)) · v composed from the basic ops.
+      const att = (q: Tensor, k: Tensor, v: Tensor) => F.scaledDotProductAttention(q, k, v, { causal: true, dropout: { p: 0.4, rng: new Rng(9) } });
+      gradcheck(att, [randn([1, 2, 4, 3], 87), randn([1, 2, 4, 3], 88), randn([1, 2, 4, 3], 89)]);
+      {
+        const [q, k, v] = [randn([1, 2, 4, 3], 90), randn([1, 2, 4, 3], 91), randn([1, 2, 4, 3], 92)];
+        const causal = Tensor.from(Array.from({ length: 16 }, (_, i) => ((i % 4) > Math.floor(i / 4) ? -Infinity : 0)), [4, 4]);
+        const probs = F.softmax(F.add(F.scale(F.matmul(q, k, { transB: true }), 1 / Math.sqrt(3)), causal));
+        expectClose(att(q, k, v).data, F.matmul(F.dropout(probs, 0.4, new Rng(9), true), v).data, 1e-5);
+      }
       // Equal to softmax(qkᵀ/√d + mask)·v composed from the basic ops.
       const q = randn([1, 1, 3, 2], 84), k = randn([1, 1, 3, 2], 85), v = randn([1, 1, 3, 2], 86);
       const y = F.scaledDotProductAttention(q, k, v, { causal: true });

@@ -68,6 +68,30 @@ describe('GPT-2 forward parity with PyTorch', () => {
     model.zeroGrad();
   });
 
+  test('training dropout: embeddings, attention probabilities and both residual branches, in train mode only', () => {
+    class CountingRng extends Rng { draws = 0; override random(): number { this.draws++; return super.random(); } }
+    const c = model.config, B = 2, C = c.nEmbd;
+    const plain = model.forward(batch, B, T).logits.data.slice();
+    const rng = new CountingRng(4);
+    model.setDropout(0.3, rng);
+    try {
+      const a = model.forward(batch, B, T).logits.data;
+      // one draw per element of each dropout site: the embeddings, then per layer the attention
+      // probabilities (B, H, T, T) and the attention and MLP outputs (B, T, C)
+      expect(rng.draws).toBe(B * T * C + c.nLayer * (B * c.nHead * T * T + 2 * B * T * C));
+      expect(Math.max(...a.map((v, i) => Math.abs(v - plain[i])))).toBeGreaterThan(1e-3);
+      const again = new CountingRng(4);
+      model.setDropout(0.3, again);
+      expect(Array.from(model.forward(batch, B, T).logits.data)).toEqual(Array.from(a)); // the masks follow the seed
+      model.eval();
+      expect(Array.from(model.forward(batch, B, T).logits.data)).toEqual(Array.from(plain));
+      expect(() => model.setDropout(1, rng)).toThrow(/dropout must be in \[0, 1\)/);
+    } finally {
+      model.setDropout(0);
+      model.train();
+    }
+  });
+
   test('KV-cache path: prefill in one chunk equals PyTorch; token-by-token equals the full forward', () => {
     const want = ref.getFloat32('logits');
     const cache = model.newCache(2, 16);

@@ -75,7 +75,7 @@ export function registerText(program: Command): void {
     .option('--warmup <n>', 'linear warmup steps', intOption('--warmup', 0))
     .option('--weight-decay <x>', 'AdamW weight decay on matrices (default 0.1)', floatOption('--weight-decay', 0))
     .option('--grad-clip <x>', 'max global gradient norm, 0 = off (default 1.0)', floatOption('--grad-clip', 0))
-    .option('--dropout <p>', 'dropout on embeddings and residual branches (default 0)', floatOption('--dropout', 0, 0.99))
+    .option('--dropout <p>', 'dropout on embeddings, attention probabilities and residual branches, as GPT-2 (default 0)', floatOption('--dropout', 0, 0.99))
     .option('--seed <n>', 'seed of initialisation, data order and dropout (default 1337)', intOption('--seed', 0))
     .option('--eval-every <n>', 'validation loss and perplexity every N steps, 0 = off (default 100)', intOption('--eval-every', 0))
     .option('--eval-batches <n>', 'validation batches per evaluation (default 20)', intOption('--eval-batches', 1))

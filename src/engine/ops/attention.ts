@@ -2,10 +2,13 @@
  * Scaled dot-product attention, fused: softmax(q·kᵀ·scale + mask) · v with its backward, on
  * the backend's batched GEMM and softmax. q (B, H, Tq, D), k and v (B, H, Tk, D).
  * With `causal`, query i (the last Tq of Tk positions) sees keys j <= i + (Tk − Tq), so the
- * same op serves training (Tq = Tk) and cached decoding (Tq < Tk).
+ * same op serves training (Tq = Tk) and cached decoding (Tq < Tk). With `dropout`, the
+ * attention probabilities are dropped (inverted dropout, as GPT-2's attn_pdrop) before they
+ * weight v.
  */
-import { ShapeError } from '../../errors.js';
+import { ConfigError, ShapeError } from '../../errors.js';
 import { backend } from '../backend/index.js';
+import type { Rng } from '../rng.js';
 import { makeResult, shapeStr, Tensor } from '../tensor.js';
 
 export interface AttentionOptions {
@@ -14,6 +17,8 @@ export interface AttentionOptions {
   keyMask?: ArrayLike<number> | null;
   /** Default 1/sqrt(D). */
   scale?: number;
+  /** Training: zero each attention probability with probability p (the rest scaled by 1/(1−p)). Default none. */
+  dropout?: { p: number; rng: Rng } | null;
 }
 
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
@@ -42,14 +47,28 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
     }
   }
   be.softmaxForward(p, p, BH * Tq, Tk);
+  // Dropped probabilities pd = P ⊙ keep / (1 − p) weight v; softmax's backward still needs P.
+  const drop = opts.dropout && opts.dropout.p > 0 ? opts.dropout : null;
+  let pd = p, keep: Uint8Array | null = null;
+  const inv = drop ? 1 / (1 - drop.p) : 1;
+  if (drop) {
+    if (!(drop.p < 1)) throw new ConfigError(`attention dropout must be in [0, 1), got ${drop.p}`);
+    keep = new Uint8Array(p.length);
+    pd = new Float32Array(p.length);
+    for (let i = 0; i < p.length; i++) {
+      keep[i] = drop.rng.random() >= drop.p ? 1 : 0;
+      pd[i] = keep[i] ? p[i] * inv : 0;
+    }
+  }
   const y = new Float32Array(BH * Tq * D);
-  be.matmul(p, v.data, y, BH, Tq, D, Tk, false, false, Tq * Tk, Tk * D, Tq * D, false);
+  be.matmul(pd, v.data, y, BH, Tq, D, Tk, false, false, Tq * Tk, Tk * D, Tq * D, false);
   return makeResult(y, [B, H, Tq, D], [q, k, v], (g) => {
-    // dV = Pᵀ·dY ; dP = dY·Vᵀ ; dS = softmax'(dP) ; dQ = dS·K·scale ; dK = dSᵀ·Q·scale
+    // dV = Pdᵀ·dY ; dPd = dY·Vᵀ ; dP = dPd ⊙ keep/(1−p) ; dS = softmax'(dP) ; dQ = dS·K·scale ; dK = dSᵀ·Q·scale
     const dv = new Float32Array(v.size);
-    be.matmul(p, g, dv, BH, Tk, D, Tq, true, false, Tq * Tk, Tq * D, Tk * D, false);
+    be.matmul(pd, g, dv, BH, Tk, D, Tq, true, false, Tq * Tk, Tq * D, Tk * D, false);
     const dp = new Float32Array(BH * Tq * Tk);
     be.matmul(g, v.data, dp, BH, Tq, Tk, D, false, true, Tq * D, Tk * D, Tq * Tk, false);
+    if (keep) for (let i = 0; i < dp.length; i++) dp[i] = keep[i] ? dp[i] * inv : 0;
     be.softmaxBackward(p, dp, dp, BH * Tq, Tk);
     for (let i = 0; i < dp.length; i++) dp[i] *= scale;
     const dq = new Float32Array(q.size), dk = new Float32Array(k.size);

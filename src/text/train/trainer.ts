@@ -145,31 +145,6 @@ function scaleInPlace(g: Float32Array, k: number): void {
   }
 }
 
-/**
- * Dropout on the embeddings (input of the first block) and on the output of each residual
- * branch (attn.c_proj and mlp.c_proj), as GPT-2's embd_pdrop and resid_pdrop. Attention-
- * probability dropout is not applied (the fused attention op has none). Returns an undo function.
- */
-export function enableDropout(model: GPT2, p: number, rng: Rng): () => void {
-  if (!(p > 0)) return () => undefined;
-  if (p >= 1) throw new ConfigError(`dropout must be in [0, 1), got ${p}`);
-  const undo: (() => void)[] = [];
-  const wrap = <T extends object, K extends keyof T>(obj: T, key: K, make: (orig: T[K]) => T[K]) => {
-    const orig = obj[key];
-    obj[key] = make(orig);
-    undo.push(() => { obj[key] = orig; });
-  };
-  for (const b of model.h) {
-    for (const owner of [b.attn, b.mlp]) {
-      const lin = owner.c_proj;
-      wrap(lin, 'forward', (f) => ((x: Tensor) => F.dropout(f.call(lin, x), p, rng, model.training)) as typeof f);
-    }
-  }
-  const b0 = model.h[0];
-  wrap(b0, 'forward', (f) => ((x: Tensor, m: ArrayLike<number> | null) => f.call(b0, F.dropout(x, p, rng, model.training), m)) as typeof f);
-  return () => { for (const u of undo.reverse()) u(); };
-}
-
 /** Mean loss over validation batches (token-weighted), in eval mode. */
 export function evaluate(model: GPT2, data: TokenizedData, B: number, T: number, pad: number, maxBatches = Infinity): { loss: number; tokens: number } {
   const was = model.training;
@@ -290,7 +265,7 @@ export async function train(ctx: TrainContext): Promise<TrainResult> {
     log(`resuming at step ${state.step} (epoch ${state.data.epoch}, row ${state.data.index})`);
   }
 
-  const undoDropout = enableDropout(model, s.dropout, dropoutRng);
+  model.setDropout(s.dropout, dropoutRng); // embeddings, attention probabilities, residual branches
   model.train();
   let lastCheckpoint: string | null = null;
   const checkpoint = (): string => {
@@ -348,7 +323,7 @@ export async function train(ctx: TrainContext): Promise<TrainResult> {
     }
     checkpoint();
   } finally {
-    undoDropout();
+    model.setDropout(0);
     hooks.progress?.end();
   }
   return { state, interrupted, lastCheckpoint };
