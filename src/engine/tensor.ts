@@ -12,8 +12,17 @@ import { ShapeError } from '../errors.js';
 
 export type Shape = readonly number[];
 
+/**
+ * An input gradient given as the way to add it into a dense buffer, for an input that an op
+ * touches sparsely (the rows an embedding looked up): backward adds it into the gradient that
+ * is already there instead of materialising a mostly-zero array of the input's size.
+ */
+export interface GradAccumulator {
+  addInto(target: Float32Array): void;
+}
+
 /** Maps the gradient of an op's output to the gradients of its inputs (null: no gradient). */
-export type BackwardFn = (gradOut: Float32Array) => (Float32Array | null)[];
+export type BackwardFn = (gradOut: Float32Array) => (Float32Array | GradAccumulator | null)[];
 
 interface GradNode {
   inputs: Tensor[];
@@ -187,7 +196,17 @@ export class Tensor {
         const gi = ins[k];
         if (!gi || !inp.requiresGrad) continue;
         const prev = grads.get(inp);
-        if (prev) {
+        if (!(gi instanceof Float32Array)) {
+          // Sparse: into the pending gradient, else straight into a leaf's .grad, else a new buffer.
+          if (prev) gi.addInto(prev);
+          else if (!inp.node) gi.addInto((inp.grad ??= Tensor.zeros(inp.shape)).data);
+          else {
+            const own = new Float32Array(inp.size);
+            gi.addInto(own);
+            grads.set(inp, own);
+            owned.add(own);
+          }
+        } else if (prev) {
           for (let j = 0; j < prev.length; j++) prev[j] += gi[j];
         } else {
           // A backward may hand back its gradOut, or one buffer for two inputs: copy those.

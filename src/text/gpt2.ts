@@ -546,10 +546,9 @@ export class GPT2 extends Module {
 
   /**
    * The final hidden states ln_f(blocks(wte[ids] + wpe[pos])), (B, T, C): the training forward
-   * up to the LM head. `tokens` (B, T, C) replaces the token-embedding lookup, for a trainer that
-   * keeps the table's gradient out of the graph.
+   * up to the LM head (a trainer puts its own fused LM head + loss after it).
    */
-  hidden(ids: ArrayLike<number>, B: number, T: number, opts: { attentionMask?: ArrayLike<number>; tokens?: Tensor } = {}): Tensor {
+  hidden(ids: ArrayLike<number>, B: number, T: number, opts: { attentionMask?: ArrayLike<number> } = {}): Tensor {
     const c = this.config;
     if (this.inferenceOnly) throw new ConfigError('GPT2.forward: this model was loaded inference-only (no float32 weights); load it without inferenceOnly to train');
     if (ids.length !== B * T) throw new ConfigError(`GPT2.forward: ${ids.length} ids do not fit B=${B} × T=${T}`);
@@ -560,7 +559,7 @@ export class GPT2 extends Module {
       let p = 0;
       for (let t = 0; t < T; t++) pos[b * T + t] = mask && mask[b * T + t] === 0 ? 1 : p++;
     }
-    let x = residDrop(F.add(opts.tokens ?? this.wte.lookup(ids, [B, T]), this.wpe.lookup(pos, [B, T])), this.drop, this.training); // (B, T, C)
+    let x = residDrop(F.add(this.wte.lookup(ids, [B, T]), this.wpe.lookup(pos, [B, T])), this.drop, this.training); // (B, T, C)
     for (const block of this.h) x = block.forward(x, mask);
     return this.ln_f.forward(x);
   }

@@ -131,6 +131,13 @@ for (const be of backends) {
       gradcheck((a, b) => F.concat([a, b], 1), [randn([2, 2, 3], 52), randn([2, 1, 3], 53)]);
       gradcheck((a) => F.mul(F.split(a, [1, 3], 1)[1], 2), [randn([2, 4], 54)]);
       gradcheck((w) => F.embedding(w, [3, 0, 3, 1], [2, 2]), [randn([5, 3], 55)]);
+      // A tied table: the embedding's sparse gradient adds to the dense one of a matmul, and
+      // into an existing .grad (accumulation) as well.
+      gradcheck((w) => F.add(F.embedding(w, [4, 1], [2]), F.matmul(Tensor.ones([2, 5]), w)), [randn([5, 3], 57)]);
+      const w = Tensor.from([[1, 2], [3, 4], [5, 6]], undefined, true);
+      F.sum(F.embedding(w, [2, 2, 0])).backward();
+      F.sum(F.embedding(w, [1])).backward();
+      expect(w.grad!.toArray()).toEqual([1, 1, 1, 1, 2, 2]);
       expect(F.permute(Tensor.from([[1, 2, 3], [4, 5, 6]]), [1, 0]).toArray()).toEqual([1, 4, 2, 5, 3, 6]);
       expect(F.embedding(Tensor.from([[1, 2], [3, 4]]), [1, 0]).toArray()).toEqual([3, 4, 1, 2]);
     });

@@ -177,12 +177,13 @@ export function embedding(weight: Tensor, ids: ArrayLike<number>, idsShape: read
     if (!Number.isInteger(id) || id < 0 || id >= V) throw new ShapeError(`embedding: id ${id} at position ${i} is outside the table of ${V} rows`, { code: 'bad_input' });
     out.set(weight.data.subarray(id * C, (id + 1) * C), i * C);
   }
-  return makeResult(out, [...idsShape, C], [weight], (g) => {
-    const gw = new Float32Array(weight.size);
-    for (let i = 0; i < ids.length; i++) {
-      const o = ids[i] * C;
-      for (let j = 0; j < C; j++) gw[o + j] += g[i * C + j];
-    }
-    return [gw];
-  });
+  // The table's gradient is sparse: only the looked-up rows get one, added in place.
+  return makeResult(out, [...idsShape, C], [weight], (g) => [{
+    addInto(gw: Float32Array) {
+      for (let i = 0; i < ids.length; i++) {
+        const o = ids[i] * C;
+        for (let j = 0; j < C; j++) gw[o + j] += g[i * C + j];
+      }
+    },
+  }]);
 }

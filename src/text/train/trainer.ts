@@ -154,7 +154,7 @@ export function evaluate(model: GPT2, data: TokenizedData, B: number, T: number,
       let sum = 0, count = 0;
       for (const b of evalBatches(data, B, T, pad, maxBatches)) {
         if (b.count === 0) continue;
-        sum += trainingLoss(model, b.ids, b.rows, T, b.targets).loss.item() * b.count;
+        sum += trainingLoss(model, b.ids, b.rows, T, b.targets).item() * b.count;
         count += b.count;
       }
       return { loss: count ? sum / count : NaN, tokens: count };
@@ -227,9 +227,8 @@ export function trainStep(
   opt.lr = lr;
   let lossSum = 0;
   for (const b of micro) {
-    const { loss: l, finish } = trainingLoss(model, b.ids, B, T, b.targets);
+    const l = trainingLoss(model, b.ids, B, T, b.targets);
     (accum > 1 ? F.scale(l, 1 / accum) : l).backward();
-    finish();
     lossSum += l.item();
   }
   const loss = lossSum / accum;
