@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/pool.cc",
         "native/isa_avx512.cc",
+        "native/isa_avx512bf16.cc",
         "native/isa_avx2.cc",
         "native/isa_scalar.cc"
       ],

@@ -23,12 +23,14 @@ using namespace aigc;
 
 std::mutex g_lock;
 const KernelTable* g_tab = nullptr;
-int g_level = 0;      // 0 scalar, 1 avx2, 2 avx512
+int g_level = 0;      // 0 scalar, 1 avx2, 2 avx512, 3 avx512bf16
 int g_max_level = 0;  // best level the CPU (and this build) supports
 
-const char* kLevelNames[3] = {"scalar", "avx2", "avx512"};
+const int kLevels = 4;
+const char* kLevelNames[kLevels] = {"scalar", "avx2", "avx512", "avx512bf16"};
 
 const KernelTable* table_for(int level) {
+  if (level >= 3 && table_avx512bf16()) return table_avx512bf16();
   if (level >= 2 && table_avx512()) return table_avx512();
   if (level >= 1 && table_avx2()) return table_avx2();
   return table_scalar();
@@ -39,14 +41,14 @@ int detect_level() {
   __builtin_cpu_init();
   if (table_avx512() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-    return 2;
+    return table_avx512bf16() && __builtin_cpu_supports("avx512bf16") ? 3 : 2;
   if (table_avx2() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
 #endif
   return 0;
 }
 
 int level_from_name(const std::string& s) {
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < kLevels; i++)
     if (s == kLevelNames[i]) return i;
   return -1;
 }

@@ -56,6 +56,7 @@ struct KernelTable {
 };
 
 // Per-ISA tables (nullptr when the ISA is not compiled for this target).
+const KernelTable* table_avx512bf16();
 const KernelTable* table_avx512();
 const KernelTable* table_avx2();
 const KernelTable* table_scalar();

@@ -24,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend, ConvGeometry } from './types.js';
 
-export type NativeIsa = 'avx512' | 'avx2' | 'scalar';
+export type NativeIsa = 'avx512bf16' | 'avx512' | 'avx2' | 'scalar';
 
 /** The native backend plus addon controls (ISA level and thread count), for tests and benchmarks. */
 export interface NativeBackend extends Backend {
