@@ -364,6 +364,35 @@ napi_value GeluForward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// activationForward(kind, x, y, slope) / activationBackward(kind, y, g, dx, slope);
+// kind: 0 relu, 1 leaky relu, 2 sigmoid, 3 tanh.
+napi_value ActivationForward(napi_env env, napi_callback_info info) {
+  Args A(env, info, "activationForward", 4);
+  const int64_t kind = A.integer(0, "kind", 0, 3);
+  int64_t n = 0;
+  const float* x = A.f32(1, "x", -1, false, &n);
+  float* y = A.f32(2, "y", n);
+  const double slope = A.number(3, "slope");
+  if (!A.ok) return nullptr;
+  std::lock_guard<std::mutex> lk(g_lock);
+  g_tab->act_fwd(int(kind), x, y, long(n), float(slope));
+  return nullptr;
+}
+
+napi_value ActivationBackward(napi_env env, napi_callback_info info) {
+  Args A(env, info, "activationBackward", 5);
+  const int64_t kind = A.integer(0, "kind", 0, 3);
+  int64_t n = 0;
+  const float* y = A.f32(1, "y", -1, false, &n);
+  const float* g = A.f32(2, "g", n);
+  float* dx = A.f32(3, "dx", n);
+  const double slope = A.number(4, "slope");
+  if (!A.ok) return nullptr;
+  std::lock_guard<std::mutex> lk(g_lock);
+  g_tab->act_bwd(int(kind), y, g, dx, long(n), float(slope));
+  return nullptr;
+}
+
 napi_value GeluBackward(napi_env env, napi_callback_info info) {
   Args A(env, info, "geluBackward", 3);
   int64_t n = 0;
@@ -519,6 +548,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"layerNormForward", LayerNormForward},
       {"layerNormBackward", LayerNormBackward},
       {"geluForward", GeluForward},
+      {"activationForward", ActivationForward},
+      {"activationBackward", ActivationBackward},
       {"geluBackward", GeluBackward},
       {"adamStep", AdamStep},
       {"getIsa", GetIsa},

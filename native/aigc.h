@@ -53,6 +53,9 @@ struct KernelTable {
   void (*adam)(float* p, const float* g, float* m, float* v, long n, double lr, double beta1, double beta2,
                double eps, double wd, double step, bool decoupled);
   void (*attn_decode)(const AttnDecodeArgs&);
+  // kind: 0 relu, 1 leaky relu (slope), 2 sigmoid, 3 tanh
+  void (*act_fwd)(int kind, const float* x, float* y, long n, float slope);
+  void (*act_bwd)(int kind, const float* y, const float* g, float* dx, long n, float slope);
 };
 
 // Per-ISA tables (nullptr when the ISA is not compiled for this target).

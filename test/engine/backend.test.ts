@@ -168,6 +168,28 @@ function runSuite(isa: NativeIsa | 'default'): void {
     close(c, want, 0, 'k=0');
   });
 
+  it('activations (relu, leaky relu, sigmoid, tanh) forward and backward against the reference, in place too', () => {
+    let seed = 950;
+    for (const n of [1, 15, 33, 70000]) {
+      const x = randn(n, seed++, 6), g = randn(n, seed++);
+      x[0] = 0; // the kinks and saturations are covered by the random range
+      for (const kind of ['relu', 'leakyRelu', 'sigmoid', 'tanh'] as const) {
+        const slope = kind === 'leakyRelu' ? 0.2 : 0;
+        const want = new Float32Array(n), got = view(new Float32Array(n));
+        ts.activationForward(kind, x, want, slope);
+        nb.activationForward(kind, view(x), got, slope);
+        close(got, want, 2e-6, `${kind} forward n${n}`);
+        const inPlace = view(x.slice());
+        nb.activationForward(kind, inPlace, inPlace, slope);
+        close(inPlace, got, 0, `${kind} forward in place n${n}`);
+        const dwant = new Float32Array(n), dgot = view(new Float32Array(n));
+        ts.activationBackward(kind, want, g, dwant, slope);
+        nb.activationBackward(kind, view(want), view(g), dgot, slope);
+        close(dgot, dwant, 1e-6, `${kind} backward n${n}`);
+      }
+    }
+  });
+
   it('attentionDecode against the reference: cache append, padding mask, head sizes', () => {
     let seed = 900;
     for (const [B, H, D, cap, L] of [[1, 1, 4, 1, 0], [2, 3, 8, 10, 6], [1, 12, 64, 160, 143], [3, 2, 20, 33, 31]]) {

@@ -23,7 +23,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend, ConvGeometry } from './types.js';
+import type { ActivationKind, Backend, ConvGeometry } from './types.js';
+
+/** The addon's activation numbering. */
+const ACTIVATION_CODES: Record<ActivationKind, number> = { relu: 0, leakyRelu: 1, sigmoid: 2, tanh: 3 };
 
 export type NativeIsa = 'avx512bf16' | 'avx512' | 'avx2' | 'scalar';
 
@@ -61,6 +64,8 @@ interface Addon {
   layerNormBackward(dy: Float32Array, x: Float32Array, gamma: Float32Array | null, mean: Float32Array, rstd: Float32Array,
     dx: Float32Array, dgamma: Float32Array | null, dbeta: Float32Array | null, rows: number, cols: number): void;
   geluForward(x: Float32Array, y: Float32Array): void;
+  activationForward(kind: number, x: Float32Array, y: Float32Array, slope: number): void;
+  activationBackward(kind: number, y: Float32Array, g: Float32Array, dx: Float32Array, slope: number): void;
   geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number,
     eps: number, weightDecay: number, step: number, decoupled: boolean): void;
@@ -134,6 +139,8 @@ export function loadNativeBackend(): NativeBackend {
     layerNormForward: addon.layerNormForward,
     layerNormBackward: addon.layerNormBackward,
     geluForward: addon.geluForward,
+    activationForward: (kind, x, y, slope) => addon.activationForward(ACTIVATION_CODES[kind], x, y, slope),
+    activationBackward: (kind, y, g, dx, slope) => addon.activationBackward(ACTIVATION_CODES[kind], y, g, dx, slope),
     geluBackward: addon.geluBackward,
     adamStep: addon.adamStep,
     isa: () => addon.getIsa(),

@@ -4,8 +4,9 @@
  * the innermost one walks memory contiguously, which is most of what makes plain JS fast.
  */
 import { bf16BitsToF32 } from '../half.js';
+import { sigmoidScalar } from '../math.js';
 import { panelRow } from '../panels.js';
-import type { Backend, ConvGeometry } from './types.js';
+import type { ActivationKind, Backend, ConvGeometry } from './types.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
@@ -267,6 +268,27 @@ function layerNormBackward(
   }
 }
 
+function activationForward(kind: ActivationKind, x: Float32Array, y: Float32Array, slope: number): void {
+  const n = x.length;
+  switch (kind) {
+    // Branch-free: activation signs are random, so branches mispredict ((v ± |v|) / 2 is exact).
+    case 'relu': for (let i = 0; i < n; i++) { const v = x[i]; y[i] = (v + Math.abs(v)) * 0.5; } break;
+    case 'leakyRelu': for (let i = 0; i < n; i++) { const v = x[i], m = Math.abs(v); y[i] = (v + m) * 0.5 + slope * ((v - m) * 0.5); } break;
+    case 'sigmoid': for (let i = 0; i < n; i++) y[i] = sigmoidScalar(x[i]); break;
+    case 'tanh': for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]); break;
+  }
+}
+
+function activationBackward(kind: ActivationKind, y: Float32Array, g: Float32Array, dx: Float32Array, slope: number): void {
+  const n = y.length;
+  switch (kind) {
+    case 'relu': for (let i = 0; i < n; i++) dx[i] = g[i] * +(y[i] > 0); break;
+    case 'leakyRelu': for (let i = 0; i < n; i++) { const m = +(y[i] > 0); dx[i] = g[i] * (m + slope * (1 - m)); } break;
+    case 'sigmoid': for (let i = 0; i < n; i++) { const s = y[i]; dx[i] = g[i] * s * (1 - s); } break;
+    case 'tanh': for (let i = 0; i < n; i++) { const t = y[i]; dx[i] = g[i] * (1 - t * t); } break;
+  }
+}
+
 function geluForward(x: Float32Array, y: Float32Array): void {
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
@@ -320,6 +342,8 @@ export const tsBackend: Backend = {
   softmaxBackward,
   layerNormForward,
   layerNormBackward,
+  activationForward,
+  activationBackward,
   geluForward,
   geluBackward,
   adamStep,

@@ -111,6 +111,11 @@ export interface Backend {
     dx: Float32Array, dgamma: Float32Array | null, dbeta: Float32Array | null, rows: number, cols: number,
   ): void;
 
+  /** y = f(x) elementwise (y may be x); slope is leaky ReLU's negative slope (> 0), else unused. */
+  activationForward(kind: ActivationKind, x: Float32Array, y: Float32Array, slope: number): void;
+  /** dx = g · f'(x), from the forward's output y (relu, leaky relu: its sign; sigmoid: y(1−y); tanh: 1−y²). */
+  activationBackward(kind: ActivationKind, y: Float32Array, g: Float32Array, dx: Float32Array, slope: number): void;
+
   /** GELU, tanh approximation (GPT-2's "gelu_new"). */
   geluForward(x: Float32Array, y: Float32Array): void;
   /** Sets dx = dy · gelu'(x). */
@@ -126,3 +131,6 @@ export interface Backend {
     lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number, decoupled: boolean,
   ): void;
 }
+
+/** Pointwise activations with a native kernel (Backend.activationForward/Backward). */
+export type ActivationKind = 'relu' | 'leakyRelu' | 'sigmoid' | 'tanh';

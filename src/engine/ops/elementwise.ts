@@ -5,6 +5,7 @@
  */
 import { ShapeError } from '../../errors.js';
 import { backend } from '../backend/index.js';
+import type { ActivationKind } from '../backend/types.js';
 import { makeResult, shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
 
 // ---- broadcasting ------------------------------------------------------------------------
@@ -222,58 +223,37 @@ export interface InPlaceOption {
   inPlace?: boolean;
 }
 
-// The activations below are written as their own monomorphic loops rather than through
-// `unary`: a per-element closure call cost a quarter of a DCGAN training step.
+// The activations run on the backend's pointwise kernels: in JS their loops cost ~2 ns an
+// element, a sixth of a DCGAN training step. Each backward derives the gradient from the output.
 
-/** ReLU, branch-free ((v + |v|) / 2 is exact): activation signs are random, so branches mispredict. */
-export function relu(a: Tensor, opts: InPlaceOption = {}): Tensor {
-  const x = a.data, n = x.length, y = opts.inPlace ? x : new Float32Array(n);
-  for (let i = 0; i < n; i++) { const v = x[i]; y[i] = (v + Math.abs(v)) * 0.5; }
-  // The gradient is masked with the output (y > 0 exactly where x > 0), so in place is safe.
+function activation(kind: ActivationKind, a: Tensor, slope: number, inPlace: boolean): Tensor {
+  const be = backend(), n = a.size;
+  const y = inPlace ? a.data : new Float32Array(n);
+  be.activationForward(kind, a.data, y, slope);
   return makeResult(y, a.shape, [a], (g) => {
     const dx = new Float32Array(n);
-    for (let i = 0; i < n; i++) dx[i] = g[i] * +(y[i] > 0);
+    be.activationBackward(kind, y, g, dx, slope);
     return [dx];
   });
 }
 
-/** LeakyReLU, max(v, 0) + slope·min(v, 0), branch-free; slope must be positive (the output's sign masks the gradient). */
+/** ReLU. In place is safe: the gradient is masked by the output (y > 0 exactly where x > 0). */
+export function relu(a: Tensor, opts: InPlaceOption = {}): Tensor {
+  return activation('relu', a, 0, opts.inPlace ?? false);
+}
+
+/** LeakyReLU, max(v, 0) + slope·min(v, 0); slope must be positive (the output's sign masks the gradient). */
 export function leakyRelu(a: Tensor, slope = 0.01, opts: InPlaceOption = {}): Tensor {
   if (!(slope > 0)) throw new ShapeError(`leakyRelu: slope must be positive, got ${slope}`, { code: 'bad_input' });
-  const x = a.data, n = x.length, y = opts.inPlace ? x : new Float32Array(n);
-  for (let i = 0; i < n; i++) { const v = x[i], m = Math.abs(v); y[i] = (v + m) * 0.5 + slope * ((v - m) * 0.5); }
-  return makeResult(y, a.shape, [a], (g) => {
-    const dx = new Float32Array(n);
-    for (let i = 0; i < n; i++) { const m = +(y[i] > 0); dx[i] = g[i] * (m + slope * (1 - m)); }
-    return [dx];
-  });
+  return activation('leakyRelu', a, slope, opts.inPlace ?? false);
 }
 
 export function sigmoid(a: Tensor): Tensor {
-  const x = a.data, n = x.length, y = new Float32Array(n);
-  for (let i = 0; i < n; i++) y[i] = sigmoidScalar(x[i]);
-  return makeResult(y, a.shape, [a], (g) => {
-    const dx = new Float32Array(n);
-    for (let i = 0; i < n; i++) { const s = y[i]; dx[i] = g[i] * s * (1 - s); }
-    return [dx];
-  });
-}
-
-export function sigmoidScalar(v: number): number {
-  // Stable for large |v|: never exponentiates a large positive number.
-  if (v >= 0) return 1 / (1 + Math.exp(-v));
-  const e = Math.exp(v);
-  return e / (1 + e);
+  return activation('sigmoid', a, 0, false);
 }
 
 export function tanh(a: Tensor): Tensor {
-  const x = a.data, n = x.length, y = new Float32Array(n);
-  for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]);
-  return makeResult(y, a.shape, [a], (g) => {
-    const dx = new Float32Array(n);
-    for (let i = 0; i < n; i++) { const t = y[i]; dx[i] = g[i] * (1 - t * t); }
-    return [dx];
-  });
+  return activation('tanh', a, 0, false);
 }
 
 /** x^p for a constant exponent. */

@@ -6,7 +6,7 @@
 import { ShapeError } from '../../errors.js';
 import { backend } from '../backend/index.js';
 import { isGradEnabled, makeResult, shapeStr, Tensor } from '../tensor.js';
-import { sigmoidScalar } from './elementwise.js';
+import { sigmoidScalar } from '../math.js';
 
 export interface CrossEntropyOptions {
   /** Targets equal to this are skipped (default -100, as PyTorch). */
