@@ -56,6 +56,8 @@ struct KernelTable {
   // kind: 0 relu, 1 leaky relu (slope), 2 sigmoid, 3 tanh
   void (*act_fwd)(int kind, const float* x, float* y, long n, float slope);
   void (*act_bwd)(int kind, const float* y, const float* g, float* dx, long n, float slope);
+  void (*channel_bias_add)(float* y, const float* b, long batch, long channels, long hw);
+  void (*channel_sums)(const float* dy, float* out, long batch, long channels, long hw);
 };
 
 // Per-ISA tables (nullptr when the ISA is not compiled for this target).

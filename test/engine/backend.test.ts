@@ -190,6 +190,21 @@ function runSuite(isa: NativeIsa | 'default'): void {
     }
   });
 
+  it('channelBiasAdd and channelSums against the reference', () => {
+    let seed = 980;
+    for (const [B, C, HW] of [[1, 1, 1], [2, 3, 17], [16, 64, 1024], [5, 7, 33]]) {
+      const y0 = randn(B * C * HW, seed++), bias = randn(C, seed++);
+      const want = y0.slice(), got = view(y0.slice());
+      ts.channelBiasAdd(want, bias, B, C, HW);
+      nb.channelBiasAdd(got, view(bias), B, C, HW);
+      close(got, want, 1e-6, `channelBiasAdd ${B}x${C}x${HW}`);
+      const swant = new Float32Array(C), sgot = view(new Float32Array(C).fill(7)); // set, not accumulated
+      ts.channelSums(y0, swant, B, C, HW);
+      nb.channelSums(view(y0), sgot, B, C, HW);
+      close(sgot, swant, 1e-5, `channelSums ${B}x${C}x${HW}`);
+    }
+  });
+
   it('attentionDecode against the reference: cache append, padding mask, head sizes', () => {
     let seed = 900;
     for (const [B, H, D, cap, L] of [[1, 1, 4, 1, 0], [2, 3, 8, 10, 6], [1, 12, 64, 160, 143], [3, 2, 20, 33, 31]]) {

@@ -64,6 +64,8 @@ interface Addon {
   layerNormBackward(dy: Float32Array, x: Float32Array, gamma: Float32Array | null, mean: Float32Array, rstd: Float32Array,
     dx: Float32Array, dgamma: Float32Array | null, dbeta: Float32Array | null, rows: number, cols: number): void;
   geluForward(x: Float32Array, y: Float32Array): void;
+  channelBiasAdd(y: Float32Array, bias: Float32Array, batch: number, channels: number, hw: number): void;
+  channelSums(dy: Float32Array, out: Float32Array, batch: number, channels: number, hw: number): void;
   activationForward(kind: number, x: Float32Array, y: Float32Array, slope: number): void;
   activationBackward(kind: number, y: Float32Array, g: Float32Array, dx: Float32Array, slope: number): void;
   geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
@@ -139,6 +141,8 @@ export function loadNativeBackend(): NativeBackend {
     layerNormForward: addon.layerNormForward,
     layerNormBackward: addon.layerNormBackward,
     geluForward: addon.geluForward,
+    channelBiasAdd: addon.channelBiasAdd,
+    channelSums: addon.channelSums,
     activationForward: (kind, x, y, slope) => addon.activationForward(ACTIVATION_CODES[kind], x, y, slope),
     activationBackward: (kind, y, g, dx, slope) => addon.activationBackward(ACTIVATION_CODES[kind], y, g, dx, slope),
     geluBackward: addon.geluBackward,

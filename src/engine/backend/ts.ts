@@ -289,6 +289,23 @@ function activationBackward(kind: ActivationKind, y: Float32Array, g: Float32Arr
   }
 }
 
+function channelBiasAdd(y: Float32Array, bias: Float32Array, batch: number, channels: number, hw: number): void {
+  for (let n = 0; n < batch; n++) for (let c = 0; c < channels; c++) {
+    const o = (n * channels + c) * hw, v = bias[c];
+    for (let i = 0; i < hw; i++) y[o + i] += v;
+  }
+}
+
+function channelSums(dy: Float32Array, out: Float32Array, batch: number, channels: number, hw: number): void {
+  out.fill(0, 0, channels);
+  for (let n = 0; n < batch; n++) for (let c = 0; c < channels; c++) {
+    const o = (n * channels + c) * hw;
+    let s = 0;
+    for (let i = 0; i < hw; i++) s += dy[o + i];
+    out[c] += s;
+  }
+}
+
 function geluForward(x: Float32Array, y: Float32Array): void {
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
@@ -344,6 +361,8 @@ export const tsBackend: Backend = {
   layerNormBackward,
   activationForward,
   activationBackward,
+  channelBiasAdd,
+  channelSums,
   geluForward,
   geluBackward,
   adamStep,

@@ -116,6 +116,11 @@ export interface Backend {
   /** dx = g · f'(x), from the forward's output y (relu, leaky relu: its sign; sigmoid: y(1−y); tanh: 1−y²). */
   activationBackward(kind: ActivationKind, y: Float32Array, g: Float32Array, dx: Float32Array, slope: number): void;
 
+  /** y (batch, channels, hw) += bias[channel]: a convolution's bias. */
+  channelBiasAdd(y: Float32Array, bias: Float32Array, batch: number, channels: number, hw: number): void;
+  /** out[c] = Σ over batch and hw of dy (batch, channels, hw): the bias gradient. Sets out. */
+  channelSums(dy: Float32Array, out: Float32Array, batch: number, channels: number, hw: number): void;
+
   /** GELU, tanh approximation (GPT-2's "gelu_new"). */
   geluForward(x: Float32Array, y: Float32Array): void;
   /** Sets dx = dy · gelu'(x). */

@@ -109,7 +109,7 @@ export function convTranspose2d(x: Tensor, w: Tensor, bias: Tensor | null = null
   };
   const y = new Float32Array(N * cOut * Ho * Wo);
   backend().conv2dBackwardInput(x.data, w.data, y, g);
-  if (bias) addChannelBias(y, bias.data, N, cOut, Ho * Wo);
+  if (bias) backend().channelBiasAdd(y, bias.data, N, cOut, Ho * Wo);
   const inputs = bias ? [x, w, bias] : [x, w];
   return makeResult(y, [N, cOut, Ho, Wo], inputs, (dy) => {
     const be = backend();
@@ -124,20 +124,9 @@ function checkBias(op: string, bias: Tensor | null, c: number): void {
   if (bias && (bias.ndim !== 1 || bias.size !== c)) throw new ShapeError(`${op}: bias ${shapeStr(bias.shape)} does not match ${c} output channels`);
 }
 
-function addChannelBias(y: Float32Array, b: Float32Array, N: number, C: number, HW: number): void {
-  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) {
-    const o = (n * C + c) * HW, v = b[c];
-    for (let i = 0; i < HW; i++) y[o + i] += v;
-  }
-}
-
+/** The bias gradient: dy (N, C, HW) summed per channel. */
 function channelSums(dy: Float32Array, N: number, C: number, HW: number): Float32Array {
   const r = new Float32Array(C);
-  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) {
-    const o = (n * C + c) * HW;
-    let s = 0;
-    for (let i = 0; i < HW; i++) s += dy[o + i];
-    r[c] += s;
-  }
+  backend().channelSums(dy, r, N, C, HW);
   return r;
 }
