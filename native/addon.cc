@@ -393,29 +393,21 @@ napi_value ActivationBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// channelBiasAdd(y, bias, batch, channels, hw): y (batch, channels, hw) += bias[channel].
-napi_value ChannelBiasAdd(napi_env env, napi_callback_info info) {
-  Args A(env, info, "channelBiasAdd", 5);
+// channelBiasAdd(y, bias, batch, channels, hw): y (batch, channels, hw) += bias[channel];
+// channelSums(dy, out, batch, channels, hw): out[c] = sum of dy over batch and hw.
+napi_value ChannelImpl(napi_env env, napi_callback_info info, bool sums) {
+  Args A(env, info, sums ? "channelSums" : "channelBiasAdd", 5);
   const int64_t B = A.integer(2, "batch"), C = A.integer(3, "channels"), HW = A.integer(4, "hw");
-  float* y = A.f32(0, "y", smul(B, smul(C, HW)));
-  const float* b = A.f32(1, "bias", C);
+  float* t = A.f32(0, sums ? "dy" : "y", smul(B, smul(C, HW)));
+  float* c = A.f32(1, sums ? "out" : "bias", C);
   if (!A.ok) return nullptr;
   std::lock_guard<std::mutex> lk(g_lock);
-  g_tab->channel_bias_add(y, b, long(B), long(C), long(HW));
+  if (sums) g_tab->channel_sums(t, c, long(B), long(C), long(HW));
+  else g_tab->channel_bias_add(t, c, long(B), long(C), long(HW));
   return nullptr;
 }
-
-// channelSums(dy, out, batch, channels, hw): out[c] = sum of dy (batch, channels, hw) over batch and hw.
-napi_value ChannelSums(napi_env env, napi_callback_info info) {
-  Args A(env, info, "channelSums", 5);
-  const int64_t B = A.integer(2, "batch"), C = A.integer(3, "channels"), HW = A.integer(4, "hw");
-  const float* dy = A.f32(0, "dy", smul(B, smul(C, HW)));
-  float* out = A.f32(1, "out", C);
-  if (!A.ok) return nullptr;
-  std::lock_guard<std::mutex> lk(g_lock);
-  g_tab->channel_sums(dy, out, long(B), long(C), long(HW));
-  return nullptr;
-}
+napi_value ChannelBiasAdd(napi_env env, napi_callback_info info) { return ChannelImpl(env, info, false); }
+napi_value ChannelSums(napi_env env, napi_callback_info info) { return ChannelImpl(env, info, true); }
 
 napi_value GeluBackward(napi_env env, napi_callback_info info) {
   Args A(env, info, "geluBackward", 3);
