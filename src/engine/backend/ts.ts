@@ -81,41 +81,37 @@ function attentionDecode(
   }
 }
 
-function linearF32(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void {
+
+/**
+ * y (M×N) = x · (W · scale)ᵀ + bias for W [N, K] in row panels: each row of W is gathered once,
+ * widened to float (bf16 bits need `widen`), and dotted with every row of x.
+ */
+function panelLinear(
+  x: Float32Array, w: Float32Array | Uint16Array | Int8Array, scales: Float32Array | null, bias: Float32Array | null,
+  y: Float32Array, m: number, n: number, k: number, widen?: (v: number) => number,
+): void {
   const wj = new Float32Array(k);
   for (let j = 0; j < n; j++) {
     panelRow(w, j, k, wj);
-    for (let i = 0; i < m; i++) {
-      let s = bias ? bias[j] : 0;
-      for (let p = 0; p < k; p++) s += x[i * k + p] * wj[p];
-      y[i * n + j] = s;
-    }
-  }
-}
-
-function linearBf16(x: Float32Array, w: Uint16Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void {
-  const bits = new Uint16Array(k), wf = new Float32Array(k);
-  for (let j = 0; j < n; j++) {
-    panelRow(w, j, k, bits);
-    for (let p = 0; p < k; p++) wf[p] = bf16BitsToF32(bits[p]);
-    for (let i = 0; i < m; i++) {
-      let s = bias ? bias[j] : 0;
-      for (let p = 0; p < k; p++) s += x[i * k + p] * wf[p];
-      y[i * n + j] = s;
-    }
-  }
-}
-
-function linearInt8(x: Float32Array, w: Int8Array, scales: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void {
-  const wj = new Int8Array(k);
-  for (let j = 0; j < n; j++) {
-    panelRow(w, j, k, wj);
+    if (widen) for (let p = 0; p < k; p++) wj[p] = widen(wj[p]);
     for (let i = 0; i < m; i++) {
       let s = 0;
       for (let p = 0; p < k; p++) s += x[i * k + p] * wj[p];
-      y[i * n + j] = s * scales[j] + (bias ? bias[j] : 0);
+      y[i * n + j] = s * (scales ? scales[j] : 1) + (bias ? bias[j] : 0);
     }
   }
+}
+
+function linearF32(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void {
+  panelLinear(x, w, null, bias, y, m, n, k);
+}
+
+function linearBf16(x: Float32Array, w: Uint16Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void {
+  panelLinear(x, w, null, bias, y, m, n, k, bf16BitsToF32);
+}
+
+function linearInt8(x: Float32Array, w: Int8Array, scales: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void {
+  panelLinear(x, w, scales, bias, y, m, n, k);
 }
 
 /** im2col for one image: cols[(c*kH+ky)*kW+kx][oy*wOut+ox] = x[c][oy*s-pad+ky][ox*s-pad+kx]. */
