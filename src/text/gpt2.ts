@@ -121,8 +121,14 @@ class GLayerNorm extends Module {
  */
 interface DropoutSetting { p: number; rng: Rng | null }
 
-function residDrop(x: Tensor, d: DropoutSetting, training: boolean): Tensor {
-  return training && d.p > 0 && d.rng ? F.dropout(x, d.p, d.rng, true) : x;
+/** The dropout to apply now: the setting when training with a rate > 0, else null. */
+function activeDropout(d: DropoutSetting, training: boolean): { p: number; rng: Rng } | null {
+  return training && d.p > 0 && d.rng ? { p: d.p, rng: d.rng } : null;
+}
+
+function applyDropout(x: Tensor, d: DropoutSetting, training: boolean): Tensor {
+  const a = activeDropout(d, training);
+  return a ? F.dropout(x, a.p, a.rng, true) : x;
 }
 
 class CausalSelfAttention extends Module {
@@ -140,9 +146,9 @@ class CausalSelfAttention extends Module {
     const qkv = this.c_attn.forward(x); // (B, T, 3C)
     const [q, k, v] = F.split(qkv, C, 2).map((t) => F.permute(F.reshape(t, [B, T, H, D]), [0, 2, 1, 3])); // (B, H, T, D)
     const scale = 1 / Math.sqrt(D) / (this.cfg.scaleAttnByInverseLayerIdx ? this.layerIdx + 1 : 1);
-    const d = this.drop, dropout = this.training && d.p > 0 && d.rng ? { p: d.p, rng: d.rng } : null;
+    const dropout = activeDropout(this.drop, this.training);
     const y = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask, scale, dropout }); // (B, H, T, D)
-    return residDrop(this.c_proj.forward(F.reshape(F.permute(y, [0, 2, 1, 3]), [B, T, C])), d, this.training); // (B, T, C)
+    return applyDropout(this.c_proj.forward(F.reshape(F.permute(y, [0, 2, 1, 3]), [B, T, C])), this.drop, this.training); // (B, T, C)
   }
 }
 
@@ -156,7 +162,7 @@ class MLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return residDrop(this.c_proj.forward(F.gelu(this.c_fc.forward(x))), this.drop, this.training);
+    return applyDropout(this.c_proj.forward(F.gelu(this.c_fc.forward(x))), this.drop, this.training);
   }
 }
 
@@ -559,7 +565,7 @@ export class GPT2 extends Module {
       let p = 0;
       for (let t = 0; t < T; t++) pos[b * T + t] = mask && mask[b * T + t] === 0 ? 1 : p++;
     }
-    let x = residDrop(F.add(this.wte.lookup(ids, [B, T]), this.wpe.lookup(pos, [B, T])), this.drop, this.training); // (B, T, C)
+    let x = applyDropout(F.add(this.wte.lookup(ids, [B, T]), this.wpe.lookup(pos, [B, T])), this.drop, this.training); // (B, T, C)
     for (const block of this.h) x = block.forward(x, mask);
     return this.ln_f.forward(x);
   }
