@@ -478,6 +478,12 @@ napi_value AvailableIsas(napi_env env, napi_callback_info) {
   return arr;
 }
 
+// Bytes per element of a typed array type.
+size_t typed_array_element_size(napi_typedarray_type t) {
+  static const size_t kElem[] = {1, 1, 1, 2, 2, 4, 4, 4, 8, 8, 8};  // int8 .. bigUint64
+  return size_t(t) < sizeof kElem / sizeof kElem[0] ? kElem[t] : 1;
+}
+
 // adviseHugePages(view): asks Linux for transparent huge pages (MADV_HUGEPAGE) over the 2 MiB
 // aligned part of the view's memory; returns the bytes advised (0 elsewhere). Call it before the
 // first write, so the pages are faulted in huge: streamed weights then read ~5% faster (fewer
@@ -497,14 +503,39 @@ napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
   }
   double advised = 0;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  static const size_t kElem[] = {1, 1, 1, 2, 2, 4, 4, 4, 8, 8, 8};  // napi_typedarray_type sizes
-  const size_t bytes = length * (size_t(t) < sizeof kElem / sizeof kElem[0] ? kElem[t] : 1);
+  const size_t bytes = length * typed_array_element_size(t);
   const uintptr_t huge = uintptr_t(1) << 21, lo = (uintptr_t(data) + huge - 1) & ~(huge - 1),
                   hi = (uintptr_t(data) + bytes) & ~(huge - 1);
   if (data && hi > lo && madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE) == 0) advised = double(hi - lo);
 #endif
   napi_value r;
   napi_create_double(env, advised, &r);
+  return r;
+}
+
+// streamSum(view): the sum of the view's bytes read as little-endian 32-bit words, mod 2^32
+// (a partial last word zero-padded), read once by all threads: a read-only pass at the speed
+// memory allows, which the benchmarks use as the roofline of a weight-streaming GEMV.
+napi_value StreamSum(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value v;
+  napi_get_cb_info(env, info, &argc, &v, nullptr, nullptr);
+  napi_typedarray_type t;
+  size_t length = 0;
+  void* data = nullptr;
+  bool is_ta = false;
+  if (argc < 1 || napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &t, &length, &data, nullptr, nullptr) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "streamSum: expected a typed array");
+    return nullptr;
+  }
+  uint32_t s = 0;
+  {
+    std::lock_guard<std::mutex> lk(g_lock);
+    s = g_tab->stream_sum(static_cast<const uint8_t*>(data), long(length * typed_array_element_size(t)));
+  }
+  napi_value r;
+  napi_create_uint32(env, s, &r);
   return r;
 }
 
@@ -575,6 +606,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"availableIsas", AvailableIsas},
       {"threads", Threads},
       {"adviseHugePages", AdviseHugePages},
+      {"streamSum", StreamSum},
       {"setThreads", SetThreads},
   };
   for (const Fn& f : fns) {

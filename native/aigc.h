@@ -58,6 +58,8 @@ struct KernelTable {
   void (*act_bwd)(int kind, const float* y, const float* g, float* dx, long n, float slope);
   void (*channel_bias_add)(float* y, const float* b, long batch, long channels, long hw);
   void (*channel_sums)(const float* dy, float* out, long batch, long channels, long hw);
+  // Sum of the 32-bit little-endian words mod 2^32 (a partial last word zero-padded): a read pass.
+  uint32_t (*stream_sum)(const uint8_t* p, long bytes);
 };
 
 // Per-ISA tables (nullptr when the ISA is not compiled for this target).

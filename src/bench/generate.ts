@@ -7,6 +7,13 @@
  *   sequence for b1 and aggregate (batch × steps/s) for b8.
  * Each case runs in its own process (as each anchor run does), so peak_rss_mib is that case's
  * peak: bf16/int8 models are built inference-only, converting layer by layer.
+ *
+ * Decode cases also report the memory roofline, measured in the same process right after each
+ * timed run: `weight_mb`, the bytes of weights a step streams (every matrix once, in the
+ * layout decode reads), `read_ms`, the best time of a read-only pass over exactly those bytes
+ * (Backend.streamSum, all threads), `roofline_tokens_per_s` = batch / read_ms, and
+ * `of_roofline` = tokens_per_s / roofline_tokens_per_s: how close decode runs to the speed at
+ * which this machine can merely read its weights.
  */
 import { spawnSync } from 'node:child_process';
 import { Rng } from '../engine/rng.js';
@@ -62,7 +69,8 @@ function runCase(name: CaseName, opts: BenchOptions): BenchRecord {
   const TP = 16, NEW = opts.quick ? 16 : 128;
   const cache = model.newCache(B, TP + NEW);
   const next = new Int32Array(B);
-  let best = Infinity;
+  const weights = model.streamedWeights();
+  let best = Infinity, read = Infinity;
   for (let run = 0; run < (opts.quick ? 2 : 3); run++) { // run 0 is the warm-up
     cache.reset();
     let logits = model.forwardCached(cache, randomIds(rng, B * TP, V), TP);
@@ -73,8 +81,28 @@ function runCase(name: CaseName, opts: BenchOptions): BenchRecord {
       argmaxRows(logits, B, V, next);
     }
     if (run > 0) best = Math.min(best, (performance.now() - t) / (NEW - 1));
+    if (run > 0) read = Math.min(read, readPassMs(be, weights, opts.quick ? 2 : 8));
   }
-  return rec(best, (B / best) * 1000);
+  const roofline = (B / read) * 1000, tokensPerS = (B / best) * 1000;
+  const weightBytes = weights.reduce((n, w) => n + w.byteLength, 0);
+  return {
+    ...rec(best, tokensPerS),
+    weight_mb: Math.round(weightBytes / 1e5) / 10,
+    read_ms: Math.round(read * 1000) / 1000,
+    roofline_tokens_per_s: Math.round(roofline * 10) / 10,
+    of_roofline: Math.round((tokensPerS / roofline) * 1000) / 1000,
+  };
+}
+
+/** Best time (ms) of `reps` read-only passes over the weights, each matrix read once in order. */
+function readPassMs(be: BenchOptions['backend'], weights: ArrayBufferView[], reps: number): number {
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t = performance.now();
+    for (const w of weights) be.streamSum(w);
+    best = Math.min(best, performance.now() - t);
+  }
+  return best;
 }
 
 /** Runs one case in a child process with the same command line; undefined when that is not possible. */

@@ -10,6 +10,14 @@ export interface BenchRecord {
   tokens_per_s?: number;
   peak_rss_mib?: number;
   mb_per_s?: number;
+  /** Decode: MB of weights one step streams. */
+  weight_mb?: number;
+  /** Decode: best ms of a read-only pass over those weights (the memory roofline). */
+  read_ms?: number;
+  /** Decode: batch / read_ms, in tokens per second. */
+  roofline_tokens_per_s?: number;
+  /** Decode: tokens_per_s / roofline_tokens_per_s. */
+  of_roofline?: number;
 }
 
 /** Median of repeated timings, as the PyTorch anchors compute it: warm-up, then the median of

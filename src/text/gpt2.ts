@@ -581,6 +581,18 @@ export class GPT2 extends Module {
     return new KVCache(this.config, batch, capacity);
   }
 
+  /**
+   * The weight matrices one cached forward step reads, in the order it reads them (per layer:
+   * attention in, attention out, MLP in, MLP out; then the LM head) and in the form it reads
+   * them (row panels, or the shared fp32 matrices of a trainable model). A decode step streams
+   * each of them once: `aigc bench generate` times a read-only pass over exactly these bytes.
+   */
+  streamedWeights(): ArrayBufferView[] {
+    const W = this.packedWeights();
+    const view = (p: PackedLinear): ArrayBufferView => (p.f32Shared ?? p.f32 ?? p.bf16 ?? p.i8)!;
+    return [...W.layers.flatMap((L) => [L.attn, L.proj, L.fc, L.fc2].map(view)), view(W.lmHead)];
+  }
+
   private packedWeights(): PackedModel {
     if (this.packed && this.packed.dtype === this.dtypeWanted) return this.packed;
     const c = this.config, dt = this.dtypeWanted;

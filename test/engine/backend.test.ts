@@ -205,6 +205,23 @@ function runSuite(isa: NativeIsa | 'default'): void {
     }
   });
 
+  it('streamSum against the reference: lengths, odd offsets, element types, threaded sizes', () => {
+    // The reference on hand-computed cases: little-endian words, wrap-around, a zero-padded tail.
+    expect(ts.streamSum(Uint8Array.of(1, 0, 0, 0, 2, 1, 0, 0, 5))).toBe(1 + 258 + 5);
+    expect(ts.streamSum(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0))).toBe(1);
+    expect(ts.streamSum(new Uint8Array(0))).toBe(0);
+    const r = rng(4242);
+    const bytes = Uint8Array.from({ length: (3 << 20) + 77 }, () => Math.floor(r() * 256));
+    for (const n of [0, 1, 3, 5, 63, 64, 65, 255, 256, 257, 4099, (1 << 20) + 13, (3 << 20) + 7]) {
+      for (const off of [0, 1, 3, 4]) {
+        const v = bytes.subarray(off, off + n);
+        expect(nb.streamSum(v), `${n} bytes at offset ${off}`).toBe(ts.streamSum(v));
+      }
+    }
+    const f = randn(100003, 991), h = new Uint16Array(f.buffer, 4, 20001), i8 = new Int8Array(f.buffer, 3, 99999);
+    for (const v of [f, h, i8]) expect(nb.streamSum(v), v.constructor.name).toBe(ts.streamSum(v));
+  });
+
   it('attentionDecode against the reference: cache append, padding mask, head sizes', () => {
     let seed = 900;
     for (const [B, H, D, cap, L] of [[1, 1, 4, 1, 0], [2, 3, 8, 10, 6], [1, 12, 64, 160, 143], [3, 2, 20, 33, 31]]) {

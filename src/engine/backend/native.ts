@@ -52,6 +52,7 @@ interface Addon {
   linearInt8(x: Float32Array, w: Int8Array, scales: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
   linearF32(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, m: number, n: number, k: number): void;
   adviseHugePages(view: ArrayBufferView): number;
+  streamSum(view: ArrayBufferView): number;
   attentionDecode(qkv: Float32Array, k: Float32Array, v: Float32Array, y: Float32Array, keyMask: Uint8Array | null,
     batch: number, heads: number, headDim: number, capacity: number, length: number, scale: number): void;
   conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, g: Int32Array): void;
@@ -132,6 +133,7 @@ export function loadNativeBackend(): NativeBackend {
     linearF32: addon.linearF32,
     adviseStreamed: (view) => { addon.adviseHugePages(view); },
     adviseHugePages: addon.adviseHugePages,
+    streamSum: addon.streamSum,
     attentionDecode: addon.attentionDecode,
     conv2dForward: (x, w, bias, y, g) => addon.conv2dForward(x, w, bias, y, packGeo(g)),
     conv2dBackwardInput: (dy, w, dx, g) => addon.conv2dBackwardInput(dy, w, dx, packGeo(g)),

@@ -340,6 +340,16 @@ function adamStep(
   }
 }
 
+function streamSum(view: ArrayBufferView): number {
+  const dv = new DataView(view.buffer, view.byteOffset, view.byteLength);
+  const whole = view.byteLength & ~3;
+  let s = 0;
+  for (let i = 0; i < whole; i += 4) s = (s + dv.getUint32(i, true)) >>> 0;
+  let tail = 0; // the partial last word, zero-padded
+  for (let i = view.byteLength - 1; i >= whole; i--) tail = tail * 256 + dv.getUint8(i);
+  return (s + tail) >>> 0;
+}
+
 export const tsBackend: Backend = {
   name: 'ts',
   threads: 1,
@@ -362,4 +372,5 @@ export const tsBackend: Backend = {
   geluForward,
   geluBackward,
   adamStep,
+  streamSum,
 };

@@ -58,6 +58,14 @@ export interface Backend {
   adviseStreamed?(view: ArrayBufferView): void;
 
   /**
+   * The sum of `view`'s bytes read as little-endian 32-bit words, modulo 2^32 (a partial last
+   * word zero-padded). It reads every byte once, with every thread, as a weight-streaming GEMV
+   * does: timed over a model's packed weights it is the best a decode step's weight pass can do
+   * on this machine (the benchmarks' memory roofline). The sum makes the pass checkable.
+   */
+  streamSum(view: ArrayBufferView): number;
+
+  /**
    * y (M×N) = x (M×K) · Wᵀ + bias, W [N, K] given as fp32 in row-panel layout
    * (engine/panels.ts: toPanels). bias may be null. The inference twin of matmul with transB:
    * same numbers, weights laid out for streaming.
