@@ -19,15 +19,15 @@ export const benchSuites: Record<string, { describe: string; load: () => Promise
     load: async () => (await import('./kernels.js')).benchKernels,
   },
   generate: {
-    describe: 'GPT-2 124M (random weights) prefill and KV-cache decode, fp32/bf16/int8 weights, as the PyTorch anchor gpt2_infer_bench.py',
+    describe: 'GPT-2 124M (random weights) prefill and KV-cache decode, fp32/bf16/int8 weights, with each decode case\'s memory roofline; measured as the PyTorch anchor gpt2_infer_bench.py (scripts/bench-vs-anchors.sh runs both)',
     load: async () => (await import('./generate.js')).benchGenerate,
   },
   gan: {
-    describe: 'ms per training step of the seed DCGAN (seed64) at batch 16 and 64, as ../shared/anchors/dcgan_train_bench.py',
+    describe: 'ms per training step of the seed DCGAN (seed64) at batch 16 and 64, measured as the PyTorch anchor dcgan_train_bench.py',
     load: async () => (await import('./gan.js')).benchGan,
   },
   train: {
-    describe: 'ms per GPT training step (AdamW, fp32): GPT-2 124M at batch 4x64 and a 4-layer x 256 model at batch 8x128, as ../shared/anchors/gpt2_train_bench.py',
+    describe: 'ms per GPT training step (AdamW, fp32): GPT-2 124M at batch 4x64 and a 4-layer x 256 model at batch 8x128, measured as the PyTorch anchor gpt2_train_bench.py',
     load: async () => (await import('./train.js')).benchTrain,
   },
   tokenizer: {

@@ -22,12 +22,27 @@ export function buildProgram(): Command {
     .description('Generative AI on your own CPU: GPT-2 text generation and DCGAN image generation')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
+    // Option errors read like every other error of the CLI: "aigc: ...".
+    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'aigc: ')) })
     .exitOverride();
   for (const register of commands) register(program);
   return program;
 }
 
+/** A reader that goes away (`aigc generate ... | head`) ends the command quietly, as for other Unix tools. */
+let stdoutGuarded = false;
+function quietOnClosedStdout(): void {
+  if (stdoutGuarded) return;
+  stdoutGuarded = true;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`aigc: cannot write to standard output: ${e.message}\n`);
+    process.exit(1);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedStdout();
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

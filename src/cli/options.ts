@@ -1,5 +1,7 @@
-/** Parsers for numeric CLI options that reject bad values with a message naming the option. */
+/** Parsers for numeric CLI options that reject bad values with a message naming the option; reading an input file or standard input. */
+import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
+import { DataError } from '../errors.js';
 
 /** "between 0 and 1", "> 0" (a minimum of Number.MIN_VALUE means positive), ">= 1", "<= 10". */
 function rangeText(min: number, max: number): string {
@@ -30,4 +32,16 @@ export function floatOption(name: string, min = -Infinity, max = Infinity): (v: 
 /** Collects a repeatable option into an array. */
 export function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
+}
+
+/** The UTF-8 text of a file, or of standard input for `-`; a DataError naming it if it cannot be read. */
+export async function readInput(file: string): Promise<string> {
+  try {
+    if (file !== '-') return await readFile(file, 'utf8');
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  } catch (e) {
+    throw new DataError(`cannot read ${file === '-' ? 'standard input' : file}: ${(e as Error).message}`);
+  }
 }

@@ -282,7 +282,7 @@ async function hubGet(
     try {
       res = await fetch(current, { headers: h, redirect: 'manual', signal });
     } catch (e) {
-      throw new NetError(`cannot reach ${new URL(current).origin} (${describe(e)}). Set HF_HUB_OFFLINE=1 to use only models already in the cache`, { code: 'internal', cause: e });
+      throw new NetError(`cannot reach ${new URL(current).origin} (${describe(e)}) to fetch '${ctx.repoId}'; check the connection (or HF_ENDPOINT for a mirror), or pass a local model directory`, { code: 'internal', cause: e });
     }
     linkedEtag ??= res.headers.get('x-linked-etag') ?? undefined;
     etag ??= res.headers.get('etag') ?? undefined;
@@ -507,7 +507,9 @@ async function transfer(ctx: Ctx, commit: string, file: string, partial: string,
         readSafetensorsHeader(partial);
       } catch (e) {
         await fsp.rm(partial, { force: true });
-        throw new HubError(`downloaded '${file}' from '${ctx.repoId}' is not a valid safetensors file: ${(e as Error).message}`, { code: 'internal', cause: e });
+        // The repository's file itself is broken (the bytes match what the hub announced): bad input.
+        const problem = (e as Error).message.replace(`${partial}: `, '');
+        throw new HubError(`'${file}' of '${ctx.repoId}' on the hub is not a valid safetensors file (${problem}); the download was deleted`, { cause: e });
       }
     }
 
@@ -759,11 +761,12 @@ function fmtBytes(n: number): string {
 /**
  * A progress callback drawing a one-line bar per file on stderr, e.g.
  * `model.safetensors [==========>         ]  52%  270.1/522.7 MiB`. Redraws at most ~10 times
- * a second. When `stream` is not a TTY it prints nothing (returns a no-op), so logs stay clean.
+ * a second. When `stream` is not a TTY (a log file, CI) it writes a plain line per quarter of
+ * each file instead (`aigc: downloading model.safetensors: 50% of 522.7 MiB`).
  * @param stream where to draw; default `process.stderr`.
  */
 export function stderrProgressBar(stream: NodeJS.WriteStream = process.stderr): (p: DownloadProgress) => void {
-  if (!stream.isTTY) return () => undefined;
+  if (!stream.isTTY) return progressLines(stream);
   let lastFile: string | undefined;
   let lastDraw = 0;
   const finished = new Set<string>();
@@ -791,5 +794,18 @@ export function stderrProgressBar(stream: NodeJS.WriteStream = process.stderr): 
       stream.write('\n');
       finished.add(p.file);
     }
+  };
+}
+
+/** Plain progress lines for logs: each file's start, then every quarter (or 64 MiB without a size). */
+function progressLines(stream: NodeJS.WritableStream): (p: DownloadProgress) => void {
+  const shown = new Map<string, number>(); // file -> last step written
+  return (p) => {
+    const step = p.total ? Math.floor((4 * Math.min(p.downloaded, p.total)) / p.total) : Math.floor(p.downloaded / (64 << 20));
+    const last = shown.get(p.file);
+    if (last !== undefined && step <= last) return;
+    shown.set(p.file, step);
+    const what = p.total ? `${25 * step}% of ${fmtBytes(p.total)}` : fmtBytes(p.downloaded);
+    stream.write(`aigc: downloading ${p.file}: ${what}\n`);
   };
 }

@@ -232,8 +232,10 @@ export function loadGpt2Checkpoint(dir: string): LoadedCheckpoint {
       problems.push(`${lmHead}: shape [${s.join(', ')}], expected [${config.vocabSize}, ${config.nEmbd}]`);
     }
   }
-  if (problems.length) {
-    const extra = unexpected.length ? `\n  unexpected tensors: ${unexpected.slice(0, 10).join(', ')}${unexpected.length > 10 ? ', …' : ''}` : '';
+  if (problems.length || unexpected.length) {
+    // A tensor the config has no place for (say h.11 with n_layer 6) means config.json and the
+    // weights disagree: loading the rest would run a different model than the file holds.
+    const extra = unexpected.length ? `${problems.length ? '\n  ' : ''}unexpected tensors, not part of this GPT-2: ${unexpected.slice(0, 10).join(', ')}${unexpected.length > 10 ? `, … (${unexpected.length} in all)` : ''}` : '';
     throw new CheckpointError(`${dir}: the weights do not match config.json (GPT-2 with n_layer ${config.nLayer}, n_embd ${config.nEmbd}, vocab ${config.vocabSize}):\n  ${problems.slice(0, 30).join('\n  ')}${problems.length > 30 ? `\n  … and ${problems.length - 30} more` : ''}${extra}`);
   }
 

@@ -88,8 +88,8 @@ export interface TextGenerator {
   /** The assistant's next turn for a conversation (see chat.ts for the templates). */
   chat(messages: readonly ChatMessage[], opts?: GenerationOptions): Promise<TextGenerationOutput>;
   streamChat(messages: readonly ChatMessage[], opts?: GenerationOptions): TextStream;
-  /** Token ids of a text as this generator encodes prompts (special tokens recognised). */
-  encode(text: string): number[];
+  /** Token ids of a prompt as this generator encodes it; `allowSpecial` as GenerationOptions.allowSpecial (default false). An empty text gives [BOS]. */
+  encode(text: string, allowSpecial?: boolean): number[];
   readonly tokenizer: ByteLevelBPETokenizer;
   readonly model: GPT2;
   /** The local model directory. */
@@ -134,8 +134,8 @@ export function makeGenerator(
 ): TextGenerator {
   const eos = tokenizer.eosTokenId ?? model.config.eosTokenId;
   const chatTemplate = template ?? plainTemplate({ encode: (t) => tokenizer.encode(t) });
-  const encode = (text: string): number[] => {
-    const ids = tokenizer.encode(text, { allowedSpecial: 'all' });
+  const encode = (text: string, allowSpecial = false): number[] => {
+    const ids = tokenizer.encode(text, { allowedSpecial: allowSpecial ? 'all' : [] });
     if (ids.length > 0) return ids;
     const start = tokenizer.bosTokenId ?? eos; // an empty prompt starts from <|endoftext|>, as GPT-2 samples unconditionally
     if (start === null) throw new ConfigError('the prompt is empty and the tokenizer has no BOS/EOS token to start from');
@@ -230,12 +230,12 @@ export function makeGenerator(
     return chatTemplate.render(messages, budget);
   };
 
-  const gen = (async (prompt: string, o: GenerationOptions = {}) => (await run([encode(prompt)], resolve(o)))[0]) as TextGenerator;
+  const gen = (async (prompt: string, o: GenerationOptions = {}) => (await run([encode(prompt, o.allowSpecial)], resolve(o)))[0]) as TextGenerator;
   Object.defineProperties(gen, {
-    stream: { value: (prompt: string, o: GenerationOptions = {}) => streamOf(() => encode(prompt), o) },
+    stream: { value: (prompt: string, o: GenerationOptions = {}) => streamOf(() => encode(prompt, o.allowSpecial), o) },
     batch: { value: async (prompts: string[], o: GenerationOptions = {}) => {
       if (!Array.isArray(prompts) || prompts.length === 0) throw new ConfigError('batch: give at least one prompt');
-      return run(prompts.map(encode), resolve(o));
+      return run(prompts.map((p) => encode(p, o.allowSpecial)), resolve(o));
     } },
     chat: { value: async (messages: readonly ChatMessage[], o: GenerationOptions = {}) => {
       const out = (await run([chatPrompt(messages, o)], resolve(chatOptions(o))))[0];

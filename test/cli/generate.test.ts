@@ -86,6 +86,32 @@ describe('aigc generate', () => {
     expect(JSON.parse(a.out).tokens).toEqual(JSON.parse(b.out).tokens); // beam sampling, seeded
   });
 
+  test('--num-beams is deterministic without --sample, even when generation_config.json samples', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aigc-beams-'));
+    try {
+      for (const f of fs.readdirSync(FIXTURE)) fs.copyFileSync(path.join(FIXTURE, f), path.join(dir, f));
+      fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: 316, do_sample: true, temperature: 1.5 }));
+      const args = ['generate', '--model', dir, '--num-beams', '3', '--max-new-tokens', '8', '--json', 'Hello'];
+      const outs = [JSON.parse((await run(args)).out).tokens, JSON.parse((await run(args)).out).tokens];
+      const beams = await gen('Hello', { numBeams: 3, doSample: false, maxNewTokens: 8 });
+      expect(outs[0]).toEqual(beams.tokens);
+      expect(outs[1]).toEqual(beams.tokens);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('--length-penalty and --early-stopping reach beam search', async () => {
+    const args = (lp: string) => ['generate', '--model', FIXTURE, '--num-beams', '4', '--num-return-sequences', '4', '--length-penalty', lp, '--early-stopping', 'never', '--max-new-tokens', '10', '--json', 'Hello'];
+    for (const lp of ['-2', '2']) {
+      const r = await run(args(lp));
+      expect(r.code, r.err).toBe(0);
+      const lib = await gen('Hello', { numBeams: 4, numReturnSequences: 4, lengthPenalty: Number(lp), earlyStopping: 'never', doSample: false, maxNewTokens: 10 });
+      expect(JSON.parse(r.out).sequences.map((q: { tokens: number[] }) => q.tokens)).toEqual(lib.sequences.map((q) => q.tokens));
+    }
+    expect((await run(['generate', '--model', FIXTURE, '--early-stopping', 'maybe', 'hi'])).code).toBe(2);
+  });
+
   test('bad input exits 2 with a clear message', async () => {
     const long = 'hello there '.repeat(40);
     const cases: [string[], RegExp][] = [
@@ -94,7 +120,8 @@ describe('aigc generate', () => {
       [['generate', '--model', FIXTURE, '--top-p', '1.5', 'hi'], /--top-p must be > 0 and <= 1, got 1.5/],
       [['generate', '--model', FIXTURE, '--temperature', '0', 'hi'], /--temperature/],
       [['generate', '--model', FIXTURE, '--dtype', 'fp8', 'hi'], /fp8/],
-      [['generate', '--model', FIXTURE, '--num-beams', '2', '--num-return-sequences', '3', 'hi'], /numReturnSequences/],
+      [['generate', '--model', FIXTURE, '--num-beams', '2', '--num-return-sequences', '3', 'hi'], /^aigc: --num-return-sequences \(3\) cannot exceed --num-beams \(2\)/],
+      [['generate', '--model', FIXTURE, '--top-k', 'x', 'hi'], /^aigc: option '--top-k <k>' argument 'x' is invalid/],
       [['generate', '--model', path.join(FIXTURE, 'config.json'), 'hi'], /is a file/],
       [['generate', '--model', FIXTURE, '--greedy', '--sample', 'hi'], /--greedy.*cannot be used with.*--sample/],
     ];
@@ -107,6 +134,13 @@ describe('aigc generate', () => {
     const ok = await run(['generate', '--model', FIXTURE, '--truncate', '--greedy', '--max-new-tokens', '4', '--json', long]);
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.out).prompt_tokens).toBe(60);
+    expect(ok.err).toBe(`aigc: the prompt is ${gen.encode(long).length} tokens; kept its last 60 (--truncate) to fit the 64-token context window\n`);
+    // A budget larger than the window: the prompt keeps half the window, and stderr says what is possible.
+    const big = await run(['generate', '--model', FIXTURE, '--truncate', '--greedy', '--max-new-tokens', '500', '--json', long]);
+    const j = JSON.parse(big.out);
+    expect(j.prompt_tokens).toBe(32);
+    expect(j.completion_tokens).toBeLessThanOrEqual(33);
+    expect(big.err).toContain('aigc: the 64-token context window leaves room for 33 new tokens, not 500\n');
   });
 
   test('a corrupt checkpoint is bad input', async () => {
@@ -146,11 +180,16 @@ describe('aigc generate', () => {
 
 describe('aigc tokenize', () => {
   test('prints ids as JSON, from TEXT or --file', async () => {
+    // <|endoftext|> is text unless --special says to read it as the token.
     const r = await run(['tokenize', '--model', FIXTURE, 'The capital<|endoftext|>']);
     expect(r.code).toBe(0);
     const ids = JSON.parse(r.out);
-    expect(ids).toEqual(gen.encode('The capital<|endoftext|>'));
-    expect(ids.at(-1)).toBe(gen.tokenizer.eosTokenId);
+    expect(ids).toEqual(gen.tokenizer.encode('The capital<|endoftext|>', { allowedSpecial: [] }));
+    expect(ids).not.toContain(gen.tokenizer.eosTokenId);
+    const special = JSON.parse((await run(['tokenize', '--model', FIXTURE, '--special', 'The capital<|endoftext|>'])).out);
+    expect(special).toEqual([...gen.tokenizer.encode('The capital'), gen.tokenizer.eosTokenId]);
+    expect(gen.encode('The capital<|endoftext|>', true)).toEqual(special);
+    expect(gen.encode('The capital<|endoftext|>')).toEqual(ids);
     const file = path.join(os.tmpdir(), `aigc-tok-${process.pid}.txt`);
     fs.writeFileSync(file, 'Hello world');
     try {
@@ -257,6 +296,24 @@ describe('chat', () => {
     const reply = await gen.chat([{ role: 'user', content: 'Hi' }], { doSample: false, maxNewTokens: 5 });
     expect(shown.trimEnd().endsWith(reply.text)).toBe(true);
   });
+
+  test('the chat loop: replyEnded after each reply, and quit ends it while it waits for a line', async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    output.resume();
+    const quit = new AbortController();
+    const events: string[] = [];
+    const done = runChat(gen, {
+      input, output, interactive: true, quit: quit.signal,
+      replySignal: () => { events.push('start'); return undefined; },
+      replyEnded: () => events.push('end'),
+    }, { doSample: false, maxNewTokens: 3 });
+    input.write('Hello\n');
+    while (events.length < 2) await new Promise((r) => setTimeout(r, 5));
+    quit.abort(); // as Ctrl-C at the prompt: no /exit, no end of input
+    await done;
+    expect(events).toEqual(['start', 'end']);
+  });
 });
 
 describe('built CLI', () => {
@@ -268,5 +325,22 @@ describe('built CLI', () => {
     expect(JSON.parse(r.stdout).completion_tokens).toBe(4);
     const bad = spawnSync(process.execPath, [bin, 'generate', '--model', FIXTURE, '--top-k', '-3', 'x'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
+  });
+
+  test.skipIf(!built)('- reads the prompt or the text from standard input', () => {
+    const env = { ...process.env, AIGC_BACKEND: 'ts' };
+    const viaStdin = spawnSync(process.execPath, [bin, 'generate', '--model', FIXTURE, '--greedy', '--max-new-tokens', '4', '--json', '-'], { encoding: 'utf8', env, input: 'Hello world\n' });
+    const viaArg = spawnSync(process.execPath, [bin, 'generate', '--model', FIXTURE, '--greedy', '--max-new-tokens', '4', '--json', 'Hello world'], { encoding: 'utf8', env });
+    expect(viaStdin.status, viaStdin.stderr).toBe(0);
+    expect(JSON.parse(viaStdin.stdout).tokens).toEqual(JSON.parse(viaArg.stdout).tokens); // the final newline is dropped
+    const tok = spawnSync(process.execPath, [bin, 'tokenize', '--model', FIXTURE, '--file', '-'], { encoding: 'utf8', input: 'Hello world\n' });
+    expect(JSON.parse(tok.stdout)).toEqual(gen.tokenizer.encode('Hello world\n'));
+  });
+
+  test.skipIf(!built)('a reader that goes away (| head) ends generation quietly', () => {
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${bin}" generate --model "${FIXTURE}" --max-new-tokens 60 --seed 3 "Hello" | head -c 3`]);
+    expect(r.status, String(r.stderr)).toBe(0);
+    expect(r.stdout).toHaveLength(3); // bytes
+    expect(String(r.stderr)).toBe('');
   });
 });

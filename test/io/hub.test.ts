@@ -334,9 +334,11 @@ describe('download and cache', () => {
     expect(seen.length).toBe(n);
   });
 
-  it('rejects a corrupt safetensors download and keeps nothing of it', async () => {
+  it('rejects a corrupt safetensors download (bad input: the repo is broken) and keeps nothing of it', async () => {
     const e = await rejection(resolveModel('tester/corrupt'));
-    expect(e.message).toMatch(/not a valid safetensors file/);
+    expect(e.message).toMatch(/'model\.safetensors' of 'tester\/corrupt' on the hub is not a valid safetensors file \(invalid safetensors file: .*\); the download was deleted/);
+    expect(e.message).not.toMatch(/\.incomplete/);
+    expect(e.code).toBe('bad_input');
     const blobs = path.join(cacheDir, 'models--tester--corrupt', 'blobs');
     expect(fs.readdirSync(blobs).filter((f) => f.includes('incomplete'))).toEqual([]);
   });
@@ -426,7 +428,8 @@ describe('hub errors', () => {
     await new Promise((r) => dead.close(r));
     process.env.HF_ENDPOINT = `http://127.0.0.1:${port}`;
     const e = await rejection(resolveModel('tester/tiny'));
-    expect(e.message).toMatch(/model 'tester\/tiny' is not a local directory nor in the Hugging Face cache, and cannot reach.*HF_HUB_OFFLINE/);
+    expect(e.message).toMatch(/model 'tester\/tiny' is not a local directory nor in the Hugging Face cache, and cannot reach .* to fetch 'tester\/tiny'; check the connection \(or HF_ENDPOINT for a mirror\), or pass a local model directory/);
+    expect(e.message).not.toMatch(/HF_HUB_OFFLINE/);
     expect(e.code).toBe('bad_input');
   });
 });
@@ -531,7 +534,7 @@ describe('existing Python cache', () => {
 });
 
 describe('progress bar', () => {
-  it('draws on a TTY and stays silent otherwise', () => {
+  it('draws on a TTY and writes a line per quarter otherwise', () => {
     let out = '';
     const fake = { isTTY: true, columns: 80, write: (s: string) => { out += s; return true; } } as unknown as NodeJS.WriteStream;
     const bar = stderrProgressBar(fake);
@@ -540,9 +543,14 @@ describe('progress bar', () => {
     expect(out).toContain('model.safetensors [');
     expect(out).toContain('100%');
     expect(out.endsWith('\n')).toBe(true);
-    let quiet = '';
-    const pipe = { isTTY: false, write: (s: string) => { quiet += s; return true; } } as unknown as NodeJS.WriteStream;
-    stderrProgressBar(pipe)({ file: 'x', downloaded: 1, total: 2 });
-    expect(quiet).toBe('');
+    let log = '';
+    const pipe = { isTTY: false, write: (s: string) => { log += s; return true; } } as unknown as NodeJS.WriteStream;
+    const lines = stderrProgressBar(pipe);
+    for (let d = 0; d <= 1000; d += 10) lines({ file: 'x', downloaded: d, total: 1000 });
+    lines({ file: 'big', downloaded: 200 << 20, total: undefined });
+    expect(log.split('\n').filter(Boolean)).toEqual([
+      'aigc: downloading x: 0% of 1000 B', 'aigc: downloading x: 25% of 1000 B', 'aigc: downloading x: 50% of 1000 B',
+      'aigc: downloading x: 75% of 1000 B', 'aigc: downloading x: 100% of 1000 B', 'aigc: downloading big: 200.0 MiB',
+    ]);
   });
 });

@@ -280,6 +280,11 @@ describe('checkpoint loading', () => {
   test('a config that does not match the weights is reported', () => {
     const dir = variant('wrongcfg', () => {}, { config: (c) => { c.n_layer = 3; } });
     expect(() => loadGpt2Checkpoint(dir)).toThrow(/missing h\.2\.ln_1\.weight/);
+    // Fewer layers in the config than in the weights: the extra layer must not be dropped silently.
+    const fewer = variant('fewerlayers', () => {}, { config: (c) => { c.n_layer = 1; } });
+    expect(() => loadGpt2Checkpoint(fewer)).toThrow(/do not match config\.json \(GPT-2 with n_layer 1.*\n {2}unexpected tensors, not part of this GPT-2: transformer\.h\.1\.attn\.c_attn\.bias, .*… \(12 in all\)$/s);
+    const stray = variant('stray', (t) => { t.set('transformer.h.0.foo', t.get('transformer.ln_f.bias')!); });
+    expect(() => loadGpt2Checkpoint(stray)).toThrow(/unexpected tensors, not part of this GPT-2: transformer\.h\.0\.foo$/);
     const bad = variant('badcfg', () => {}, { config: (c) => { c.n_head = 5; } });
     expect(() => loadGpt2Checkpoint(bad)).toThrow(ConfigError);
     const act = variant('act', () => {}, { config: (c) => { c.activation_function = 'relu'; } });

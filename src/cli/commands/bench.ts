@@ -21,7 +21,7 @@ export function registerBench(program: Command): void {
       for await (const r of run({ backend: be, quick: opts.quick })) {
         if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
         else {
-          const figs = (['gflops', 'gbps', 'tokens_per_s', 'mb_per_s', 'peak_rss_mib'] as const)
+          const figs = (['gflops', 'gbps', 'tokens_per_s', 'mb_per_s', 'roofline_tokens_per_s', 'of_roofline', 'peak_rss_mib'] as const)
             .filter((k) => r[k] !== undefined).map((k) => `${k}=${r[k]}`).join(' ');
           process.stdout.write(`${r.bench.padEnd(10)} ${r.case.padEnd(28)} ${r.ms.toFixed(3).padStart(10)} ms  ${figs}  [${r.backend}, ${r.threads} threads]\n`);
         }

@@ -19,13 +19,20 @@ export interface ChatIO {
   output: Writable;
   /** Show a prompt before each line (interactive terminals). */
   interactive: boolean;
-  /** Aborts the reply being generated (wired to Ctrl-C by the command). */
+  /** Called as a reply starts: its signal stops that reply (wired to Ctrl-C by the command). */
   replySignal?: () => AbortSignal | undefined;
+  /** Called when a reply has ended, however it ended. */
+  replyEnded?: () => void;
+  /** Ends the chat as /exit does, even while waiting for a line. */
+  quit?: AbortSignal;
 }
 
 /** The chat loop; returns when the input ends or on /exit. */
 export async function runChat(gen: TextGenerator, io: ChatIO, opts: GenerationOptions, system?: string): Promise<void> {
   const rl = readline.createInterface({ input: io.input, terminal: false });
+  const close = () => rl.close(); // ends the line loop below
+  io.quit?.addEventListener('abort', close, { once: true });
+  if (io.quit?.aborted) close();
   const history: ChatMessage[] = system ? [{ role: 'system', content: system }] : [];
   const out = io.output;
   const prompt = () => { if (io.interactive) out.write('you> '); };
@@ -44,17 +51,23 @@ export async function runChat(gen: TextGenerator, io: ChatIO, opts: GenerationOp
     history.push({ role: 'user', content: line });
     if (io.interactive) out.write('bot> ');
     const stream = gen.streamChat(history, { ...opts, signal: io.replySignal?.() });
-    let first = true;
-    for await (const chunk of stream) {
-      // The template's reply usually starts with a space: do not show it.
-      out.write(first ? chunk.trimStart() : chunk);
-      if (chunk.trim()) first = false;
+    try {
+      let first = true;
+      for await (const chunk of stream) {
+        // The template's reply usually starts with a space: do not show it.
+        out.write(first ? chunk.trimStart() : chunk);
+        if (chunk.trim()) first = false;
+      }
+      out.write('\n');
+      const reply = await stream.result;
+      history.push({ role: 'assistant', content: reply.text });
+    } finally {
+      io.replyEnded?.();
     }
-    out.write('\n');
-    const reply = await stream.result;
-    history.push({ role: 'assistant', content: reply.text });
+    if (io.quit?.aborted) break;
     prompt();
   }
+  io.quit?.removeEventListener('abort', close);
   rl.close();
 }
 
@@ -66,11 +79,12 @@ export function registerChat(program: Command): void {
   addSamplingOptions(cmd).action(async (flags: SamplingFlags & { system?: string }) => {
     const gen = await textGeneration(flags.model, { dtype: flags.dtype, onProgress: stderrProgressBar() });
     const opts = generationOptionsOf(flags);
-    let current: AbortController | undefined;
-    let quit = false;
+    // Ctrl-C stops the reply being generated; at the prompt it quits (exit code 130).
+    let reply: AbortController | undefined;
+    const quit = new AbortController();
     const onSigint = () => {
-      if (current && !current.signal.aborted) current.abort();
-      else { quit = true; process.stdin.destroy(); }
+      if (reply) reply.abort();
+      else quit.abort();
     };
     process.on('SIGINT', onSigint);
     try {
@@ -78,11 +92,17 @@ export function registerChat(program: Command): void {
         input: process.stdin,
         output: process.stdout,
         interactive: Boolean(process.stdin.isTTY),
-        replySignal: () => (current = new AbortController()).signal,
+        replySignal: () => (reply = new AbortController()).signal,
+        replyEnded: () => { reply = undefined; },
+        quit: quit.signal,
       }, opts, flags.system);
     } finally {
       process.removeListener('SIGINT', onSigint);
+      process.stdin.destroy(); // a terminal's stdin would keep the process waiting
     }
-    if (quit) process.exitCode = 130;
+    if (quit.signal.aborted) {
+      if (process.stdin.isTTY) process.stdout.write('\n');
+      process.exitCode = 130;
+    }
   });
 }

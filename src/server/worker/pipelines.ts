@@ -45,6 +45,8 @@ export class TextEngine {
       stop: params.stop.length ? params.stop : undefined,
       signal,
       truncate: true,
+      // OpenAI's completions read `<|endoftext|>` in a prompt as the token (chat messages stay text).
+      allowSpecial: true,
     };
     const finish = (r: { finishReason: string }, stopped = false): TextResult['finishReason'] => (stopped ? 'stop' : r.finishReason === 'length' ? 'length' : 'stop');
     if (!onDelta) {
@@ -70,7 +72,7 @@ export class TextEngine {
     });
     if (!r) {
       const promptText = 'messages' in input ? input.messages.map((m) => m.content).join('\n') : input.prompt;
-      return { text, promptTokens: this.gen.encode(promptText).length, completionTokens: this.gen.encode(text).length, finishReason: 'stop' };
+      return { text, promptTokens: this.gen.encode(promptText, !('messages' in input)).length, completionTokens: this.gen.encode(text).length, finishReason: 'stop' };
     }
     return { text, promptTokens: r.promptTokens, completionTokens: r.completionTokens, finishReason: finish(r, stopped) };
   }

@@ -59,14 +59,17 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 
 /**
  * Checks prompts against the context window: a prompt needs room for at least one new token.
- * With `truncate`, a prompt that leaves no room for maxNewTokens keeps its last tokens.
+ * With `truncate`, a prompt that leaves no room for maxNewTokens keeps its last tokens; the
+ * room kept for new tokens is at most half the window, so a large maxNewTokens does not cut
+ * the prompt down to nothing (generation then ends at the window, finishReason 'length').
  */
 export function fitPrompts(prompts: number[][], nPositions: number, maxNewTokens: number, truncate: boolean): number[][] {
+  const room = Math.max(1, Math.min(maxNewTokens, Math.floor(nPositions / 2)));
   return prompts.map((p, i) => {
     if (p.length === 0) throw new ConfigError(`prompt ${i} is empty (give at least one token)`);
-    if (truncate && p.length + maxNewTokens > nPositions) return p.slice(p.length - Math.max(1, nPositions - maxNewTokens));
+    if (truncate && p.length + room > nPositions) return p.slice(p.length - (nPositions - room));
     if (p.length >= nPositions) {
-      throw new ConfigError(`the prompt is ${p.length} tokens but the model's context window is ${nPositions} tokens, with room needed for new tokens; shorten it or use truncation (--truncate) to keep its last tokens`);
+      throw new ConfigError(`the prompt is ${p.length} tokens but the model's context window is ${nPositions} tokens, which leaves no room for a new token; shorten it or use truncation (--truncate) to keep its last tokens`);
     }
     return p;
   });

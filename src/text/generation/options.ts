@@ -42,8 +42,10 @@ export interface GenerationOptions {
   seed?: number;
   /** Cancels generation: the call returns what was generated so far with finishReason 'abort'. */
   signal?: AbortSignal;
-  /** A prompt longer than the context window keeps its last tokens instead of failing. Default false. */
+  /** A prompt that leaves no room in the context window for maxNewTokens (at most half the window) keeps its last tokens instead of failing. Default false. */
   truncate?: boolean;
+  /** Read special tokens written in a prompt (`<|endoftext|>`) as those tokens. Default false: the text is encoded as written. Chat messages are always plain text. */
+  allowSpecial?: boolean;
 }
 
 /** Options with every default filled in. */
@@ -103,17 +105,20 @@ export function resolveGenerationOptions(
     truncate: opts.truncate ?? false,
   };
   r.doSample = opts.doSample ?? d.do_sample ?? r.numBeams === 1; // beam search by default, as Hugging Face
-  check('maxNewTokens', r.maxNewTokens, isInt(r.maxNewTokens) && r.maxNewTokens >= 1, 'an integer >= 1');
-  check('temperature', r.temperature, r.temperature > 0 && Number.isFinite(r.temperature), 'a number > 0');
-  check('topK', r.topK, isInt(r.topK) && r.topK >= 0, 'an integer >= 0');
-  check('topP', r.topP, r.topP > 0 && r.topP <= 1, 'in (0, 1]');
-  check('minP', r.minP, r.minP >= 0 && r.minP <= 1, 'in [0, 1]');
-  check('typicalP', r.typicalP, r.typicalP > 0 && r.typicalP <= 1, 'in (0, 1]');
-  check('repetitionPenalty', r.repetitionPenalty, r.repetitionPenalty > 0 && Number.isFinite(r.repetitionPenalty), 'a number > 0');
-  check('noRepeatNgramSize', r.noRepeatNgramSize, isInt(r.noRepeatNgramSize) && r.noRepeatNgramSize >= 0, 'an integer >= 0');
-  check('numBeams', r.numBeams, isInt(r.numBeams) && r.numBeams >= 1, 'an integer >= 1');
-  check('lengthPenalty', r.lengthPenalty, Number.isFinite(r.lengthPenalty), 'a finite number');
-  check('numReturnSequences', r.numReturnSequences, isInt(r.numReturnSequences) && r.numReturnSequences >= 1, 'an integer >= 1');
+  // A bad value names where it came from: the caller's option or the model's generation_config.json.
+  const from = (key: keyof GenerationOptions, field: keyof GenerationDefaults) =>
+    opts[key] === undefined && d[field] !== undefined ? `generation_config.json's ${String(field)}` : key;
+  check(from('maxNewTokens', 'max_new_tokens'), r.maxNewTokens, isInt(r.maxNewTokens) && r.maxNewTokens >= 1, 'an integer >= 1');
+  check(from('temperature', 'temperature'), r.temperature, r.temperature > 0 && Number.isFinite(r.temperature), 'a number > 0');
+  check(from('topK', 'top_k'), r.topK, isInt(r.topK) && r.topK >= 0, 'an integer >= 0');
+  check(from('topP', 'top_p'), r.topP, r.topP > 0 && r.topP <= 1, 'in (0, 1]');
+  check(from('minP', 'min_p'), r.minP, r.minP >= 0 && r.minP <= 1, 'in [0, 1]');
+  check(from('typicalP', 'typical_p'), r.typicalP, r.typicalP > 0 && r.typicalP <= 1, 'in (0, 1]');
+  check(from('repetitionPenalty', 'repetition_penalty'), r.repetitionPenalty, r.repetitionPenalty > 0 && Number.isFinite(r.repetitionPenalty), 'a number > 0');
+  check(from('noRepeatNgramSize', 'no_repeat_ngram_size'), r.noRepeatNgramSize, isInt(r.noRepeatNgramSize) && r.noRepeatNgramSize >= 0, 'an integer >= 0');
+  check(from('numBeams', 'num_beams'), r.numBeams, isInt(r.numBeams) && r.numBeams >= 1, 'an integer >= 1');
+  check(from('lengthPenalty', 'length_penalty'), r.lengthPenalty, Number.isFinite(r.lengthPenalty), 'a finite number');
+  check(from('numReturnSequences', 'num_return_sequences'), r.numReturnSequences, isInt(r.numReturnSequences) && r.numReturnSequences >= 1, 'an integer >= 1');
   check('seed', r.seed, isInt(r.seed) && r.seed >= 0, 'a non-negative integer');
   if (r.numBeams > 1 && r.numReturnSequences > r.numBeams) {
     throw new ConfigError(`numReturnSequences (${r.numReturnSequences}) cannot exceed numBeams (${r.numBeams}) in beam search`);
