@@ -1,5 +1,5 @@
 // AVX-512 with BF16 (Zen 4, Sapphire Rapids): the AVX-512 kernels plus a bf16 GEMM for the
-// bf16-weight linear when M > 16 (prefill), on vdpbf16ps. A separate level so that tests and
+// bf16-weight linear when M > 64 (prefill), on vdpbf16ps. A separate level so that tests and
 // AIGC_NATIVE_ISA=avx512 can compare it with the exact fp32-activation path.
 #include <cmath>
 #include <cstdint>

@@ -11,11 +11,11 @@
  * agree to ~1e-6..1e-5 relative to the largest output. The inference linears (linearF32,
  * linearBf16, linearInt8) take their weights in row panels (engine/panels.ts), so a GEMV reads
  * one sequential stream. linearBf16 widens the bf16 weights to fp32 exactly (a 16-bit shift) and
- * keeps x in fp32 — the same math as the reference — except on the avx512bf16 level with M > 16
+ * keeps x in fp32 — the same math as the reference — except on the avx512bf16 level with M > 64
  * (prefill), a compute-bound GEMM, where x is rounded to bf16 once and vdpbf16ps does twice the
  * multiply-adds of an FMA (as PyTorch's bf16 does; AIGC_NATIVE_ISA=avx512 keeps x exact).
  * linearInt8 converts the int8 weights to fp32 exactly and applies the per-row scale after the
- * dot product (GEMV, M <= 16) or folds it into the packed weight panel (GEMM, M > 16); x is not
+ * dot product (GEMV, M <= 64) or folds it into the packed weight panel (GEMM, M > 64); x is not
  * quantized (no VNNI: with the weights streamed in order the GEMV is bound by memory bandwidth,
  * and VNNI measured no faster), so the only error is fp32 rounding.
  */
