@@ -226,6 +226,19 @@ export interface ForwardOptions {
   attentionMask?: ArrayLike<number>;
 }
 
+/** One cache's share of a batched decode step: the next token of each of its rows. */
+export interface DecodeSegment {
+  cache: KVCache;
+  ids: ArrayLike<number>;
+}
+
+/** A cache's new tokens inside a forward (checked). */
+interface Part {
+  cache: KVCache;
+  ids: ArrayLike<number>;
+  mask: ArrayLike<number> | null;
+}
+
 export interface CachedForwardOptions {
   /** (B·T) 1 for real tokens, 0 for padding (left padding of prompts). Default all 1. */
   attentionMask?: ArrayLike<number>;
@@ -459,6 +472,8 @@ export class GPT2 extends Module {
   h: Block[];
   ln_f: GLayerNorm;
   private packed: PackedModel | null = null;
+  /** The stacked rows of forwardDecodeMany (each cache keeps its own Workspace otherwise). */
+  private batchWork: Workspace | null = null;
   private dtypeWanted: WeightDtype;
   /** Inference-only models: the LM head, packed at construction. */
   private lmHeadPacked: PackedLinear | null = null;
@@ -620,45 +635,103 @@ export class GPT2 extends Module {
     return noGrad(() => this.runCached(cache, ids, T, opts));
   }
 
+  /**
+   * One decode step (one new token per row) for several caches at once, e.g. the concurrent
+   * generations of a server: the linears, norms and LM head run once over all their rows (so
+   * the weights stream once per step, not once per cache), attention per cache at its own
+   * length. Returns, per segment, its logits (batch, V) in its cache's buffer (valid until the
+   * next call with that cache): the same numbers forwardCached(cache, ids, 1) gives.
+   */
+  forwardDecodeMany(segments: readonly DecodeSegment[]): Float32Array[] {
+    return noGrad(() => {
+      if (segments.length === 1) return [this.runCached(segments[0].cache, segments[0].ids, 1, {})];
+      if (new Set(segments.map((s) => s.cache)).size !== segments.length) throw new ConfigError('forwardDecodeMany: a cache appears twice');
+      const parts = segments.map((s) => this.checkedPart(s.cache, s.ids, 1, null));
+      this.batchWork ??= new Workspace();
+      const logits = this.runParts(parts, 1, this.batchWork, false);
+      const V = this.config.vocabSize;
+      let o = 0;
+      return parts.map(({ cache }) => {
+        const n = cache.batch * V, out = cache.work.logitsFor(n).subarray(0, n);
+        out.set(logits.subarray(o, o + n));
+        o += n;
+        return out;
+      });
+    });
+  }
+
   private runCached(cache: KVCache, ids: ArrayLike<number>, T: number, opts: CachedForwardOptions): Float32Array {
-    const c = this.config, be = backend(), W = this.packedWeights();
-    const B = cache.batch, C = c.nEmbd, H = c.nHead, D = C / H, V = c.vocabSize, cap = cache.capacity;
-    const rows = B * T, L0 = cache.length, Tk = L0 + T;
+    return this.runParts([this.checkedPart(cache, ids, T, opts.attentionMask ?? null)], T, cache.work, opts.allLogits ?? false);
+  }
+
+  /** Checks a cache's new tokens before anything is written: ids, mask, capacity, positions. */
+  private checkedPart(cache: KVCache, ids: ArrayLike<number>, T: number, mask: ArrayLike<number> | null): Part {
+    const c = this.config, B = cache.batch, rows = B * T, V = c.vocabSize;
     if (ids.length !== rows) throw new ConfigError(`forwardCached: ${ids.length} ids do not fit ${B} rows × ${T} tokens`);
-    if (Tk > cap) throw new ConfigError(`forwardCached: ${Tk} positions exceed the KV cache capacity of ${cap} (context window ${c.nPositions})`);
-    const mask = opts.attentionMask ?? null;
+    if (cache.length + T > cache.capacity) throw new ConfigError(`forwardCached: ${cache.length + T} positions exceed the KV cache capacity of ${cache.capacity} (context window ${c.nPositions})`);
     if (mask && mask.length !== rows) throw new ConfigError(`forwardCached: attention mask has ${mask.length} entries, want ${rows}`);
-    const ws = cache.work;
+    for (let b = 0; b < B; b++) {
+      let real = 0;
+      for (let t = 0; t < T; t++) {
+        const id = ids[b * T + t];
+        if (!Number.isInteger(id) || id < 0 || id >= V) throw new ConfigError(`token id ${id} is outside the vocabulary of ${V}`);
+        if (mask === null || mask[b * T + t] !== 0) real++;
+      }
+      const last = cache.nextPosition[b] + real - 1; // padding takes position 1, always inside
+      if (last >= c.nPositions) throw new ConfigError(`position ${last} exceeds the context window of ${c.nPositions}`);
+    }
+    return { cache, ids, mask };
+  }
+
+  /**
+   * The cached forward over parts (caches) whose rows are stacked in `ws`: T new tokens per row.
+   * T > 1 (prefill) takes one part; decode (T = 1) any number, each attending over its own cache.
+   */
+  private runParts(parts: readonly Part[], T: number, ws: Workspace, allLogits: boolean): Float32Array {
+    const c = this.config, be = backend(), W = this.packedWeights();
+    const C = c.nEmbd, H = c.nHead, D = C / H, V = c.vocabSize;
+    if (T > 1 && parts.length !== 1) throw new Error('runParts: a multi-token forward takes one cache');
+    const first = parts.map(() => 0);
+    let rows = 0;
+    parts.forEach((p, i) => { first[i] = rows; rows += p.cache.batch * T; });
     ws.ensure(rows, c);
     const { x, h, qkv, att, fc, mean, rstd, q, y } = ws;
 
     // Embeddings; position ids count real tokens only (padding gets position 1, as HF does).
     const wte = this.wte.weight.data, wpe = this.wpe.weight.data;
-    for (let b = 0; b < B; b++) {
-      for (let t = 0; t < T; t++) {
-        const r = b * T + t, id = ids[r];
-        if (!Number.isInteger(id) || id < 0 || id >= V) throw new ConfigError(`token id ${id} is outside the vocabulary of ${V}`);
-        const real = mask === null || mask[r] !== 0;
-        const p = real ? cache.nextPosition[b]++ : 1;
-        if (p >= c.nPositions) throw new ConfigError(`position ${p} exceeds the context window of ${c.nPositions}`);
-        cache.keyMask[b * cap + L0 + t] = real ? 1 : 0;
-        if (!real) { cache.hasPadding = true; cache.padColumns[b].push(L0 + t); }
-        const xo = r * C, eo = id * C, po = p * C;
-        if (wte.length) for (let j = 0; j < C; j++) x[xo + j] = wte[eo + j] + wpe[po + j];
-        else embedFromPacked(W.lmHead, id, x, xo, wpe, po);
+    parts.forEach(({ cache, ids, mask }, i) => {
+      const cap = cache.capacity, L0 = cache.length;
+      for (let b = 0; b < cache.batch; b++) {
+        for (let t = 0; t < T; t++) {
+          const r = b * T + t, id = ids[r];
+          const real = mask === null || mask[r] !== 0;
+          const p = real ? cache.nextPosition[b]++ : 1;
+          cache.keyMask[b * cap + L0 + t] = real ? 1 : 0;
+          if (!real) { cache.hasPadding = true; cache.padColumns[b].push(L0 + t); }
+          const xo = (first[i] + r) * C, eo = id * C, po = p * C;
+          if (wte.length) for (let j = 0; j < C; j++) x[xo + j] = wte[eo + j] + wpe[po + j];
+          else embedFromPacked(W.lmHead, id, x, xo, wpe, po);
+        }
       }
-    }
+    });
 
-    const scores = ws.scoresFor(B * H * Math.min(T, ATTN_BLOCK) * Tk);
+    // Prefill (T > 1) names its one cache.
+    const { cache } = parts[0];
+    const B = cache.batch, cap = cache.capacity, L0 = cache.length, Tk = L0 + T;
+    const scores = T > 1 ? ws.scoresFor(B * H * Math.min(T, ATTN_BLOCK) * Tk) : ws.scores;
     for (let l = 0; l < c.nLayer; l++) {
       const Lw = W.layers[l];
       const K = cache.k[l], Vc = cache.v[l];
       const scale = 1 / Math.sqrt(D) / (c.scaleAttnByInverseLayerIdx ? l + 1 : 1);
       be.layerNormForward(x, Lw.ln1g, Lw.ln1b, h, mean, rstd, rows, C, c.layerNormEpsilon);
-      runLinear(be, Lw.attn, h, qkv, rows); // (B, T, 3C)
+      runLinear(be, Lw.attn, h, qkv, rows); // (rows, 3C)
       if (T === 1) {
-        // Decode: one fused kernel appends k, v to the cache and writes att (B, C) directly.
-        be.attentionDecode(qkv, K, Vc, att, cache.hasPadding ? cache.keyMask : null, B, H, D, cap, L0, scale);
+        // Decode: per cache, one fused kernel appends k, v and writes its rows of att (rows, C).
+        parts.forEach(({ cache: pc }, i) => {
+          const o = first[i], n = pc.batch;
+          be.attentionDecode(qkv.subarray(o * 3 * C, (o + n) * 3 * C), pc.k[l], pc.v[l], att.subarray(o * C, (o + n) * C),
+            pc.hasPadding ? pc.keyMask : null, n, H, D, pc.capacity, pc.length, scale);
+        });
       } else {
         // Scatter q (scaled) into (B, H, T, D); k and v into the cache at columns L0..L0+T.
         for (let b = 0; b < B; b++) {
@@ -717,11 +790,11 @@ export class GPT2 extends Module {
       runLinear(be, Lw.fc2, fcv, h, rows);
       for (let i = 0; i < rows * C; i++) x[i] += h[i];
     }
-    cache.length = Tk;
+    for (const p of parts) p.cache.length += T;
 
     // Final norm and LM head: only the last position of each row unless all are asked for.
-    const outRows = opts.allLogits ? rows : B;
-    if (!opts.allLogits && T > 1) {
+    const outRows = allLogits || T === 1 ? rows : B;
+    if (!allLogits && T > 1) {
       // Gather each row's last position into rows 0..B-1 (in order: a source is never overwritten first).
       for (let b = 0; b < B; b++) x.copyWithin(b * C, (b * T + T - 1) * C, (b * T + T) * C);
     }

@@ -17,6 +17,7 @@ import { ConfigError } from '../errors.js';
 import { resolveModel, type DownloadProgress } from '../io/hub.js';
 import { dialoGptTemplate, isDialoGpt, plainTemplate, type ChatMessage, type ChatTemplate } from './chat.js';
 import { loadGpt2Checkpoint, type GenerationDefaults } from './checkpoint.js';
+import { canBatchDecode, DecodeBatcher } from './generation/batcher.js';
 import { generateTokens, type FinishReason, type GenerationRun } from './generation/generate.js';
 import { resolveGenerationOptions, type GenerationOptions, type ResolvedGenerationOptions } from './generation/options.js';
 import { StopStringMatcher } from './generation/stop-strings.js';
@@ -142,6 +143,8 @@ export function makeGenerator(
     return [start];
   };
   const resolve = (o: GenerationOptions = {}) => resolveGenerationOptions(o, defaults, eos);
+  // Concurrent calls on this generator (a server's requests) share decode steps.
+  const batcher = canBatchDecode(model) ? new DecodeBatcher(model) : undefined;
 
   /** Runs generation on token prompts; streams row `streamRow`'s text through `emit`. */
   async function run(prompts: number[][], o: ResolvedGenerationOptions, emit?: (chunk: string) => void): Promise<TextGenerationOutput[]> {
@@ -156,7 +159,7 @@ export function makeGenerator(
       if (row === 0 && text) emit?.(text);
       return stopped;
     };
-    const result: GenerationRun = await generateTokens(model, prompts, o, onToken);
+    const result: GenerationRun = await generateTokens(model, prompts, o, onToken, batcher);
     const decodeS = result.decodeMs / 1000;
     const timings = { prefillMs: result.prefillMs, decodeTokensPerS: decodeS > 0 ? result.decodeTokens / decodeS : 0 };
     return result.outputs.map((seqs, p) => {

@@ -225,6 +225,25 @@ describe('pipeline', () => {
     expect(out.completionTokens).toBeLessThan(40);
   });
 
+  test('concurrent generations share decode steps and give exactly their solo outputs', async () => {
+    const jobs = [
+      { prompt: 'Hello world', o: { doSample: false, maxNewTokens: 12 } },
+      { prompt: 'The capital of France', o: { seed: 3, temperature: 0.9, maxNewTokens: 10 } },
+      { prompt: 'Once', o: { seed: 8, topK: 5, numReturnSequences: 2, maxNewTokens: 14 } },
+    ];
+    const solo = [];
+    for (const j of jobs) solo.push(await gen(j.prompt, j.o));
+    const spy = vi.spyOn(gen.model, 'forwardDecodeMany');
+    try {
+      const together = await Promise.all(jobs.map((j) => gen(j.prompt, j.o)));
+      together.forEach((t, i) => expect(t.sequences.map((q) => q.tokens), jobs[i].prompt).toEqual(solo[i].sequences.map((q) => q.tokens)));
+      // Steps ran batched: some forward served all three generations (4 rows) at once.
+      expect(Math.max(...spy.mock.calls.map(([segs]) => segs.length))).toBe(3);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   test('batch of prompts equals each prompt alone (greedy)', async () => {
     const prompts = ['The capital of France is', 'Hi', 'What is the answer to the question?'];
     const outs = await gen.batch(prompts, { doSample: false, maxNewTokens: 8 });

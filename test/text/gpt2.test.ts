@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../src/io/safetensors.js';
 import { Rng } from '../../src/engine/rng.js';
 import { GPT2 } from '../../src/text/gpt2.js';
+import { backend, setBackend } from '../../src/engine/backend/index.js';
+import { loadNativeBackend } from '../../src/engine/backend/native.js';
 import { loadGpt2Checkpoint } from '../../src/text/checkpoint.js';
 import { CheckpointError, ConfigError } from '../../src/errors.js';
 
@@ -199,6 +201,50 @@ describe('GPT-2 forward parity with PyTorch', () => {
     expect(m.wte.weight.size).toBe(0);
     expect(() => m.forward(batch, 2, T)).toThrow(/inference-only/);
     expect(() => m.setDtype('fp32')).toThrow(/inference-only/);
+  });
+
+  test('forwardDecodeMany: one step over several caches gives each exactly its own forwardCached logits', () => {
+    const backends: ('ts' | 'native')[] = ['ts'];
+    try { loadNativeBackend(); backends.push('native'); } catch { /* TS only */ }
+    const before = backend();
+    try {
+      for (const be of backends) {
+        setBackend(be);
+        for (const dtype of ['fp32', 'bf16', 'int8'] as const) {
+          const m = GPT2.fromCheckpoint(loadGpt2Checkpoint(FIXTURE), { dtype, inferenceOnly: true });
+          // Three caches at different lengths: one row; two left-padded rows; one row, longer.
+          const setups: [number, number[], number[] | null][] = [
+            [1, [5, 9, 11], null],
+            [2, [0, 0, 7, 3, 14, 2], [0, 0, 1, 1, 1, 1]],
+            [1, [1, 2, 3, 4, 5, 6, 7, 8, 9], null],
+          ];
+          const twins = setups.map(([B, ids, mask]) => [0, 1].map(() => {
+            const c = m.newCache(B, 24);
+            m.forwardCached(c, ids, ids.length / B, mask ? { attentionMask: mask } : {});
+            return c;
+          }));
+          for (let step = 0; step < 4; step++) {
+            const ids = setups.map(([B], i) => Array.from({ length: B }, (_, b) => (17 * step + 5 * i + b) % V));
+            const many = m.forwardDecodeMany(twins.map((t, i) => ({ cache: t[0], ids: ids[i] })));
+            twins.forEach((t, i) => {
+              const alone = m.forwardCached(t[1], ids[i], 1);
+              expect(Array.from(many[i]), `${be} ${dtype} cache ${i} step ${step}`).toEqual(Array.from(alone));
+              expect(t[0].length).toBe(t[1].length);
+            });
+          }
+          // A bad segment fails the call before any cache moves.
+          const lengths = twins.map((t) => t[0].length);
+          const full = m.newCache(1, 1);
+          m.forwardCached(full, [1], 1);
+          expect(() => m.forwardDecodeMany([{ cache: twins[0][0], ids: [1] }, { cache: full, ids: [2] }])).toThrow(/exceed the KV cache capacity of 1/);
+          expect(() => m.forwardDecodeMany([{ cache: twins[0][0], ids: [1] }, { cache: twins[0][0], ids: [2] }])).toThrow(/appears twice/);
+          expect(() => m.forwardDecodeMany([{ cache: twins[0][0], ids: [1] }, { cache: twins[2][0], ids: [V] }])).toThrow(/outside the vocabulary/);
+          expect(twins.map((t) => t[0].length)).toEqual(lengths);
+        }
+      }
+    } finally {
+      setBackend(before.name as 'ts' | 'native');
+    }
   });
 
   test('KV cache reorder copies rows (beam search)', () => {

@@ -7,6 +7,7 @@
 import { Rng } from '../../engine/rng.js';
 import { ConfigError } from '../../errors.js';
 import { beamSearch } from './beam-search.js';
+import type { DecodeBatcher } from './batcher.js';
 import { applyNoRepeatNgram, applyRepetitionPenalty, applyWarpers } from './logits-processors.js';
 import type { ResolvedGenerationOptions } from './options.js';
 import { argmax, sampleFromLogits } from './sampling.js';
@@ -90,9 +91,13 @@ export function leftPad(rows: number[][], padId: number): { ids: Int32Array; mas
   return { ids, mask, T, padded };
 }
 
-/** Runs generation for token prompts; see GenerationOptions for the semantics of every option. */
+/**
+ * Runs generation for token prompts; see GenerationOptions for the semantics of every option.
+ * With a `batcher` (one per model, shared by concurrent calls), decode steps run batched with
+ * those of other generations on the same model; the tokens are the same either way.
+ */
 export async function generateTokens(
-  model: CausalLM, promptsIn: number[][], opts: ResolvedGenerationOptions, onToken?: TokenListener,
+  model: CausalLM, promptsIn: number[][], opts: ResolvedGenerationOptions, onToken?: TokenListener, batcher?: DecodeBatcher,
 ): Promise<GenerationRun> {
   const { nPositions, vocabSize: V } = model.config;
   const prompts = fitPrompts(promptsIn, nPositions, opts.maxNewTokens, opts.truncate);
@@ -151,8 +156,12 @@ export async function generateTokens(
     }
     if (active === 0) break;
     if (step + 1 >= opts.maxNewTokens || cache.length >= capacity) break;
-    logits = model.forwardCached(cache, next, 1);
-    await yieldToEventLoop(); // lets an AbortSignal (Ctrl-C, a closed HTTP request) arrive
+    if (batcher) {
+      logits = await batcher.step(cache, next); // also a turn of the event loop
+    } else {
+      logits = model.forwardCached(cache, next, 1);
+      await yieldToEventLoop(); // lets an AbortSignal (Ctrl-C, a closed HTTP request) arrive
+    }
   }
   for (let r = 0; r < N; r++) if (finished[r] === null) finished[r] = 'length';
   const outputs = prompts.map((_, p) => Array.from({ length: n }, (_, s) => ({ tokens: generated[p * n + s], finishReason: finished[p * n + s]! })));
