@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
 import { runChat } from '../../src/cli/commands/chat.js';
-import { textGeneration, type TextGenerator } from '../../src/text/pipeline.js';
+import { textGeneration, type TextGenerationOutput, type TextGenerator } from '../../src/text/pipeline.js';
 import { dialoGptTemplate, isDialoGpt, plainTemplate } from '../../src/text/chat.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -230,15 +230,16 @@ describe('pipeline', () => {
       { prompt: 'Hello world', o: { doSample: false, maxNewTokens: 12 } },
       { prompt: 'The capital of France', o: { seed: 3, temperature: 0.9, maxNewTokens: 10 } },
       { prompt: 'Once', o: { seed: 8, topK: 5, numReturnSequences: 2, maxNewTokens: 14 } },
+      { prompt: 'Hello', o: { numBeams: 3, doSample: false, numReturnSequences: 2, maxNewTokens: 9 } },
     ];
-    const solo = [];
+    const solo: TextGenerationOutput[] = [];
     for (const j of jobs) solo.push(await gen(j.prompt, j.o));
     const spy = vi.spyOn(gen.model, 'forwardDecodeMany');
     try {
       const together = await Promise.all(jobs.map((j) => gen(j.prompt, j.o)));
       together.forEach((t, i) => expect(t.sequences.map((q) => q.tokens), jobs[i].prompt).toEqual(solo[i].sequences.map((q) => q.tokens)));
-      // Steps ran batched: some forward served all three generations (4 rows) at once.
-      expect(Math.max(...spy.mock.calls.map(([segs]) => segs.length))).toBe(3);
+      // Steps ran batched: some forward served all four generations (1 + 1 + 2 + 3 beams = 7 rows) at once.
+      expect(Math.max(...spy.mock.calls.map(([segs]) => segs.length))).toBe(4);
     } finally {
       spy.mockRestore();
     }

@@ -20,6 +20,7 @@
  * it at that position (every output then starts with it), so the listener gets that common
  * prefix as it grows, for each output row, and the rest of each output at the end.
  */
+import type { DecodeBatcher } from './batcher.js';
 import { Rng } from '../../engine/rng.js';
 import type { CausalLM, FinishReason, GenerationRun, SequenceOutput, TokenListener } from './generate.js';
 import { leftPad } from './generate.js';
@@ -62,7 +63,10 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 /** Score of a dead beam (the initial copies of each prompt, or beams a sampling step cannot fill). */
 const DEAD = -1e9;
 
-export async function beamSearch(model: CausalLM, prompts: number[][], opts: ResolvedGenerationOptions, onToken?: TokenListener): Promise<GenerationRun> {
+/** Beam search over token prompts; with a `batcher`, its steps batch with other generations' (see generate.ts). */
+export async function beamSearch(
+  model: CausalLM, prompts: number[][], opts: ResolvedGenerationOptions, onToken?: TokenListener, batcher?: DecodeBatcher,
+): Promise<GenerationRun> {
   const V = model.config.vocabSize, K = opts.numBeams, P = prompts.length, N = P * K, n = opts.numReturnSequences;
   const padId = opts.eosTokenIds[0] ?? 0;
   const eos = new Set(opts.eosTokenIds);
@@ -147,8 +151,12 @@ export async function beamSearch(model: CausalLM, prompts: number[][], opts: Res
       }
     }
     if (hyps.every((h) => h.done) || step + 1 >= maxNew) break;
-    logits = model.forwardCached(cache, next, 1);
-    await yieldToEventLoop();
+    if (batcher) {
+      logits = await batcher.step(cache, next); // also a turn of the event loop
+    } else {
+      logits = model.forwardCached(cache, next, 1);
+      await yieldToEventLoop();
+    }
   }
   const outputs: SequenceOutput[][] = hyps.map((h, p) => {
     if (!h.done) for (let k = 0; k < K; k++) h.add(generated[p * K + k], beamScores[p * K + k], Math.max(1, generated[p * K + k].length), false);

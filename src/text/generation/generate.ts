@@ -102,7 +102,7 @@ export async function generateTokens(
   const { nPositions, vocabSize: V } = model.config;
   const prompts = fitPrompts(promptsIn, nPositions, opts.maxNewTokens, opts.truncate);
   for (const p of prompts) for (const t of p) if (!Number.isInteger(t) || t < 0 || t >= V) throw new ConfigError(`token id ${t} is outside the model's vocabulary of ${V}`);
-  if (opts.numBeams > 1) return beamSearch(model, prompts, opts, onToken);
+  if (opts.numBeams > 1) return beamSearch(model, prompts, opts, onToken, batcher);
 
   const n = opts.numReturnSequences;
   const rowsTokens = prompts.flatMap((p) => Array.from({ length: n }, () => [...p]));
