@@ -478,10 +478,23 @@ napi_value AvailableIsas(napi_env env, napi_callback_info) {
   return arr;
 }
 
-// Bytes per element of a typed array type.
-size_t typed_array_element_size(napi_typedarray_type t) {
-  static const size_t kElem[] = {1, 1, 1, 2, 2, 4, 4, 4, 8, 8, 8};  // int8 .. bigUint64
-  return size_t(t) < sizeof kElem / sizeof kElem[0] ? kElem[t] : 1;
+// The bytes of the typed array passed as the only argument (any element type); false, with a
+// TypeError thrown, when it is not one.
+bool typed_array_bytes(napi_env env, napi_callback_info info, const char* fn, void** data, size_t* bytes) {
+  static const size_t kElem[] = {1, 1, 1, 2, 2, 4, 4, 4, 8, 8, 8};  // napi_typedarray_type: int8 .. bigUint64
+  size_t argc = 1;
+  napi_value v;
+  napi_get_cb_info(env, info, &argc, &v, nullptr, nullptr);
+  napi_typedarray_type t;
+  size_t length = 0;
+  bool is_ta = false;
+  if (argc < 1 || napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &t, &length, data, nullptr, nullptr) != napi_ok) {
+    napi_throw_type_error(env, nullptr, (std::string(fn) + ": expected a typed array").c_str());
+    return false;
+  }
+  *bytes = length * (size_t(t) < sizeof kElem / sizeof kElem[0] ? kElem[t] : 1);
+  return true;
 }
 
 // adviseHugePages(view): asks Linux for transparent huge pages (MADV_HUGEPAGE) over the 2 MiB
@@ -489,21 +502,11 @@ size_t typed_array_element_size(napi_typedarray_type t) {
 // first write, so the pages are faulted in huge: streamed weights then read ~5% faster (fewer
 // TLB misses, no prefetcher stop every 4 KiB), where THP is in "madvise" mode as here.
 napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value v;
-  napi_get_cb_info(env, info, &argc, &v, nullptr, nullptr);
-  napi_typedarray_type t;
-  size_t length = 0;
   void* data = nullptr;
-  bool is_ta = false;
-  if (argc < 1 || napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, v, &t, &length, &data, nullptr, nullptr) != napi_ok) {
-    napi_throw_type_error(env, nullptr, "adviseHugePages: expected a typed array");
-    return nullptr;
-  }
+  size_t bytes = 0;
+  if (!typed_array_bytes(env, info, "adviseHugePages", &data, &bytes)) return nullptr;
   double advised = 0;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  const size_t bytes = length * typed_array_element_size(t);
   const uintptr_t huge = uintptr_t(1) << 21, lo = (uintptr_t(data) + huge - 1) & ~(huge - 1),
                   hi = (uintptr_t(data) + bytes) & ~(huge - 1);
   if (data && hi > lo && madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE) == 0) advised = double(hi - lo);
@@ -517,22 +520,13 @@ napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
 // (a partial last word zero-padded), read once by all threads: a read-only pass at the speed
 // memory allows, which the benchmarks use as the roofline of a weight-streaming GEMV.
 napi_value StreamSum(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value v;
-  napi_get_cb_info(env, info, &argc, &v, nullptr, nullptr);
-  napi_typedarray_type t;
-  size_t length = 0;
   void* data = nullptr;
-  bool is_ta = false;
-  if (argc < 1 || napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, v, &t, &length, &data, nullptr, nullptr) != napi_ok) {
-    napi_throw_type_error(env, nullptr, "streamSum: expected a typed array");
-    return nullptr;
-  }
+  size_t bytes = 0;
+  if (!typed_array_bytes(env, info, "streamSum", &data, &bytes)) return nullptr;
   uint32_t s = 0;
   {
     std::lock_guard<std::mutex> lk(g_lock);
-    s = g_tab->stream_sum(static_cast<const uint8_t*>(data), long(length * typed_array_element_size(t)));
+    s = g_tab->stream_sum(static_cast<const uint8_t*>(data), long(bytes));
   }
   napi_value r;
   napi_create_uint32(env, s, &r);
