@@ -210,8 +210,8 @@ describe('GPT-2 forward parity with PyTorch', () => {
     try {
       for (const be of backends) {
         setBackend(be);
-        for (const dtype of ['fp32', 'bf16', 'int8'] as const) {
-          const m = GPT2.fromCheckpoint(loadGpt2Checkpoint(FIXTURE), { dtype, inferenceOnly: true });
+        for (const dtype of ['fp32', 'bf16', 'int8', 'trainable fp32'] as const) {
+          const m = dtype === 'trainable fp32' ? GPT2.fromPretrained(FIXTURE) : GPT2.fromCheckpoint(loadGpt2Checkpoint(FIXTURE), { dtype, inferenceOnly: true });
           // Three caches at different lengths: one row; two left-padded rows; one row, longer.
           const setups: [number, number[], number[] | null][] = [
             [1, [5, 9, 11], null],
