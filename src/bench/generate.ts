@@ -5,6 +5,9 @@
  * - decode b1 fp32 / bf16 / int8, decode b8 fp32: a 16-token prompt, then 128 greedy steps
  *   (argmax of the last logits fed back), best of 2 runs after a warm-up; tokens_per_s is per
  *   sequence for b1 and aggregate (batch × steps/s) for b8.
+ * - decode 4 streams fp32: four concurrent greedy generations (16-token prompts, 128 new tokens
+ *   each), each with its own KV cache, their steps batched by a DecodeBatcher as the server
+ *   does; tokens_per_s is the aggregate (compare decode b1 fp32: one stream alone).
  * Each case runs in its own process (as each anchor run does), so peak_rss_mib is that case's
  * peak: bf16/int8 models are built inference-only, converting layer by layer.
  *
@@ -17,11 +20,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { Rng } from '../engine/rng.js';
+import { DecodeBatcher } from '../text/generation/batcher.js';
+import { generateTokens } from '../text/generation/generate.js';
+import { resolveGenerationOptions } from '../text/generation/options.js';
 import { GPT2, GPT2_SMALL, type WeightDtype } from '../text/gpt2.js';
 import type { BenchOptions } from './index.js';
 import { peakRssMiB, type BenchRecord } from './record.js';
 
-const CASES = ['prefill 16', 'prefill 512', 'decode b1 fp32', 'decode b1 bf16', 'decode b1 int8', 'decode b8 fp32'] as const;
+const CASES = ['prefill 16', 'prefill 512', 'decode b1 fp32', 'decode b1 bf16', 'decode b1 int8', 'decode b8 fp32', 'decode 4 streams fp32'] as const;
 type CaseName = (typeof CASES)[number];
 /** Set in a child process: run just this case. */
 const CASE_ENV = 'AIGC_BENCH_GENERATE_CASE';
@@ -39,7 +45,7 @@ function randomIds(rng: Rng, n: number, V: number): Int32Array {
   return Int32Array.from({ length: n }, () => rng.int(V));
 }
 
-function runCase(name: CaseName, opts: BenchOptions): BenchRecord {
+async function runCase(name: CaseName, opts: BenchOptions): Promise<BenchRecord> {
   const be = opts.backend;
   const cfg = GPT2_SMALL, V = cfg.vocabSize;
   const rng = new Rng(1);
@@ -62,6 +68,21 @@ function runCase(name: CaseName, opts: BenchOptions): BenchRecord {
       best = Math.min(best, performance.now() - t);
     }
     return rec(best, (T / best) * 1000);
+  }
+  if (name.includes('streams')) {
+    const streams = Number(name.split(' ')[1]);
+    const model = new GPT2(cfg, { seed: 0, dtype: 'fp32', inferenceOnly: true });
+    const batcher = new DecodeBatcher(model);
+    const gen = resolveGenerationOptions({ doSample: false, maxNewTokens: opts.quick ? 16 : 128, eosTokenId: null });
+    let best = 0;
+    for (let run = 0; run < (opts.quick ? 2 : 3); run++) { // run 0 is the warm-up
+      const prompts = Array.from({ length: streams }, () => Array.from(randomIds(rng, 16, V)));
+      const t = performance.now();
+      const runs = await Promise.all(prompts.map((p) => generateTokens(model, [p], gen, undefined, batcher)));
+      const tokens = runs.reduce((n, r) => n + r.outputs[0][0].tokens.length, 0);
+      if (run > 0) best = Math.max(best, (tokens / (performance.now() - t)) * 1000);
+    }
+    return rec(1000 * streams / best, best);
   }
   const [, b, dtype] = name.split(' ');
   const B = Number(b.slice(1));
@@ -124,8 +145,8 @@ export async function* benchGenerate(opts: BenchOptions): AsyncGenerator<BenchRe
   const only = process.env[CASE_ENV];
   if (only) {
     if (!(CASES as readonly string[]).includes(only)) throw new Error(`${CASE_ENV}: unknown case "${only}"`);
-    yield runCase(only as CaseName, opts);
+    yield await runCase(only as CaseName, opts);
     return;
   }
-  for (const c of CASES) yield runCaseInChild(c, opts) ?? runCase(c, opts);
+  for (const c of CASES) yield runCaseInChild(c, opts) ?? await runCase(c, opts);
 }

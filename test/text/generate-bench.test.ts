@@ -23,3 +23,12 @@ test('bench generate: one decode case (quick) with its memory roofline over exac
   expect(r.roofline_tokens_per_s).toBeCloseTo(1000 / r.read_ms!, 0);
   expect(r.of_roofline).toBeCloseTo(r.tokens_per_s! / r.roofline_tokens_per_s!, 1);
 }, 120_000);
+
+test('bench generate: concurrent streams through the decode batcher (quick)', async () => {
+  process.env.AIGC_BENCH_GENERATE_CASE = 'decode 4 streams fp32';
+  const recs: BenchRecord[] = [];
+  for await (const r of benchGenerate({ quick: true, backend: backend() })) recs.push(r);
+  expect(recs.map((r) => r.case)).toEqual(['decode 4 streams fp32']);
+  expect(recs[0].tokens_per_s).toBeGreaterThan(0);
+  expect(recs[0].ms).toBeCloseTo(4000 / recs[0].tokens_per_s!, 0); // ms per batched step of 4 tokens
+}, 120_000);
