@@ -141,6 +141,9 @@ describe('aigc generate', () => {
     expect(j.prompt_tokens).toBe(32);
     expect(j.completion_tokens).toBeLessThanOrEqual(33);
     expect(big.err).toContain('aigc: the 64-token context window leaves room for 33 new tokens, not 500\n');
+    const beams = await run(['generate', '--model', FIXTURE, '--truncate', '--num-beams', '2', '--max-new-tokens', '500', '--json', long]);
+    expect(JSON.parse(beams.out).completion_tokens).toBeLessThanOrEqual(32);
+    expect(beams.err).toContain('aigc: the 64-token context window leaves room for 32 new tokens, not 500\n');
   });
 
   test('a corrupt checkpoint is bad input', async () => {

@@ -25,11 +25,12 @@ interface GenerateFlags extends SamplingFlags {
 /** Tells on stderr what the context window does to this prompt and token budget. */
 function contextNotices(gen: TextGenerator, prompt: string, opts: GenerationOptions): void {
   const ids = gen.encode(prompt, opts.allowSpecial);
-  const { maxNewTokens } = resolveGenerationOptions(opts, gen.generationDefaults);
+  const { maxNewTokens, numBeams } = resolveGenerationOptions(opts, gen.generationDefaults);
   const n = gen.contextWindow;
   const kept = fitPrompts([ids], n, maxNewTokens, opts.truncate ?? false)[0].length;
   if (kept < ids.length) process.stderr.write(`aigc: the prompt is ${ids.length} tokens; kept its last ${kept} (--truncate) to fit the ${n}-token context window\n`);
-  const room = n - kept + 1; // the last new token needs no position of its own
+  // Sampling's last new token needs no position of its own; beam search keeps every token's.
+  const room = numBeams > 1 ? n - kept : n - kept + 1;
   if (maxNewTokens > room) process.stderr.write(`aigc: the ${n}-token context window leaves room for ${room} new tokens, not ${maxNewTokens}\n`);
 }
 
