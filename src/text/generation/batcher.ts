@@ -30,8 +30,6 @@ interface Pending {
 export class DecodeBatcher {
   private pending: Pending[] = [];
   private scheduled = false;
-  /** Steps run and caches served, for tests and stats. */
-  readonly stats = { steps: 0, segments: 0, largest: 0 };
 
   /**
    * @param model the model every cache belongs to.
@@ -77,9 +75,6 @@ export class DecodeBatcher {
       else group[0].reject(e);
       return;
     }
-    this.stats.steps++;
-    this.stats.segments += group.length;
-    this.stats.largest = Math.max(this.stats.largest, group.length);
     group.forEach((p, i) => p.resolve(outs[i]));
   }
 }
