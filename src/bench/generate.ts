@@ -7,7 +7,8 @@
  *   sequence for b1 and aggregate (batch × steps/s) for b8.
  * - decode 4 streams fp32: four concurrent greedy generations (16-token prompts, 128 new tokens
  *   each), each with its own KV cache, their steps batched by a DecodeBatcher as the server
- *   does; tokens_per_s is the aggregate (compare decode b1 fp32: one stream alone).
+ *   does; tokens_per_s is the aggregate, prefills included (compare decode b1 fp32: one stream
+ *   alone, decode steps only).
  * Each case runs in its own process (as each anchor run does), so peak_rss_mib is that case's
  * peak: bf16/int8 models are built inference-only, converting layer by layer.
  *

@@ -65,9 +65,11 @@ const FLAG_OF: Record<string, string> = {
   doSample: '--sample',
 };
 
+const OPTION_NAME = new RegExp(`\\b(${Object.keys(FLAG_OF).join('|')})\\b`, 'g');
+
 /** A library error message with its option names spelled as this CLI's flags. */
 export function withFlagNames(message: string): string {
-  return message.replace(/\b(maxNewTokens|topK|topP|minP|typicalP|repetitionPenalty|noRepeatNgramSize|numBeams|numReturnSequences|lengthPenalty|earlyStopping|doSample)\b/g, (n) => FLAG_OF[n]);
+  return message.replace(OPTION_NAME, (n) => FLAG_OF[n]);
 }
 
 /** The GenerationOptions that the flags ask for (unset flags stay unset, so model defaults apply). */

@@ -23,7 +23,7 @@
 import type { DecodeBatcher } from './batcher.js';
 import { Rng } from '../../engine/rng.js';
 import type { CausalLM, FinishReason, GenerationRun, SequenceOutput, TokenListener } from './generate.js';
-import { leftPad } from './generate.js';
+import { decodeStep, leftPad } from './generate.js';
 import { applyNoRepeatNgram, applyRepetitionPenalty, applyWarpers } from './logits-processors.js';
 import type { ResolvedGenerationOptions } from './options.js';
 import { logSoftmax } from './sampling.js';
@@ -58,7 +58,6 @@ class Hypotheses {
   }
 }
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Score of a dead beam (the initial copies of each prompt, or beams a sampling step cannot fill). */
 const DEAD = -1e9;
@@ -151,12 +150,7 @@ export async function beamSearch(
       }
     }
     if (hyps.every((h) => h.done) || step + 1 >= maxNew) break;
-    if (batcher) {
-      logits = await batcher.step(cache, next); // also a turn of the event loop
-    } else {
-      logits = model.forwardCached(cache, next, 1);
-      await yieldToEventLoop();
-    }
+    logits = await decodeStep(model, cache, next, batcher);
   }
   const outputs: SequenceOutput[][] = hyps.map((h, p) => {
     if (!h.done) for (let k = 0; k < K; k++) h.add(generated[p * K + k], beamScores[p * K + k], Math.max(1, generated[p * K + k].length), false);

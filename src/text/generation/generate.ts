@@ -56,7 +56,18 @@ export interface GenerationRun {
  */
 export type TokenListener = (row: number, token: number) => boolean | void;
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/**
+ * One decode step of a generation loop: the logits after appending one token per row. Through
+ * the batcher when there is one (batched with other generations' steps), else directly; either
+ * way it takes a turn of the event loop, so an AbortSignal (Ctrl-C, a closed HTTP request) can
+ * arrive between tokens.
+ */
+export async function decodeStep(model: CausalLM, cache: LMCache, ids: ArrayLike<number>, batcher?: DecodeBatcher): Promise<Float32Array> {
+  if (batcher) return batcher.step(cache, ids);
+  const logits = model.forwardCached(cache, ids, 1);
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return logits;
+}
 
 /**
  * Checks prompts against the context window: a prompt needs room for at least one new token.
@@ -156,12 +167,7 @@ export async function generateTokens(
     }
     if (active === 0) break;
     if (step + 1 >= opts.maxNewTokens || cache.length >= capacity) break;
-    if (batcher) {
-      logits = await batcher.step(cache, next); // also a turn of the event loop
-    } else {
-      logits = model.forwardCached(cache, next, 1);
-      await yieldToEventLoop(); // lets an AbortSignal (Ctrl-C, a closed HTTP request) arrive
-    }
+    logits = await decodeStep(model, cache, next, batcher);
   }
   for (let r = 0; r < N; r++) if (finished[r] === null) finished[r] = 'length';
   const outputs = prompts.map((_, p) => Array.from({ length: n }, (_, s) => ({ tokens: generated[p * n + s], finishReason: finished[p * n + s]! })));
